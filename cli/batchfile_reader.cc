@@ -114,10 +114,14 @@ std::string Suggestion(absl::string_view word, const Range& candidates,
   absl::string_view best;
   size_t best_distance = std::numeric_limits<size_t>::max();
   for (const auto& candidate : candidates) {
-    const size_t distance = EditDistance(word, name_of(candidate));
+    const absl::string_view name = name_of(candidate);
+    // A word that extends a candidate ("batchname") is as plausible a slip
+    // as one wrong letter.
+    const size_t distance =
+        absl::StartsWithIgnoreCase(word, name) ? 1 : EditDistance(word, name);
     if (distance < best_distance) {
       best_distance = distance;
-      best = name_of(candidate);
+      best = name;
     }
   }
   if (best_distance > 3 || best_distance >= best.size()) return "";
@@ -213,7 +217,7 @@ class BatchfileParser final {
   void ParseRowDirectory(JobRow& row);
   void ParsePipeField(JobRow& row, absl::string_view field);
   void CheckUnique(const JobRow& row, int index);
-  void CheckEndOfFile(int last_line);
+  void CheckEndOfFile();
 
   void ResolvePipes();
   std::optional<PipeSource> ResolvePipe(JobRow& row, absl::string_view command,
@@ -231,6 +235,7 @@ class BatchfileParser final {
 
   Section section_ = Section::kRoot;
   bool seen_content_ = false;
+  int last_content_line_ = 0;
   int header_line_ = 0;
   std::string root_;  // normalised; empty when missing or invalid
   absl::flat_hash_map<std::string, int> setting_lines_;
@@ -298,7 +303,7 @@ absl::StatusOr<BatchDefinition> BatchfileParser::Parse(
     }
     ParseLine(line, text);
   }
-  CheckEndOfFile(line);
+  CheckEndOfFile();
   ResolveNames();
   ResolvePipes();
   CheckNoCycle();
@@ -319,6 +324,7 @@ void BatchfileParser::ParseLine(int line, absl::string_view text) {
   const absl::string_view trimmed = absl::StripAsciiWhitespace(text);
   if (trimmed.empty() || absl::StartsWith(trimmed, "#")) return;
   seen_content_ = true;
+  last_content_line_ = line;
   switch (section_) {
     case Section::kRoot: {
       section_ = Section::kSettings;
@@ -639,7 +645,7 @@ void BatchfileParser::CheckUnique(const JobRow& row, int index) {
   }
 }
 
-void BatchfileParser::CheckEndOfFile(int last_line) {
+void BatchfileParser::CheckEndOfFile() {
   if (!seen_content_) {
     AddDefect(1,
               "the file is empty (a batchfile starts with "
@@ -648,9 +654,10 @@ void BatchfileParser::CheckEndOfFile(int last_line) {
     return;
   }
   if (header_line_ == 0) {
-    AddDefect(last_line, absl::StrCat("the header line ", kHeader,
-                                      " is missing (add it, then one row per "
-                                      "job)"));
+    AddDefect(last_content_line_,
+              absl::StrCat("the header line ", kHeader,
+                           " is missing (add it, then one row per "
+                           "job)"));
     return;
   }
   if (rows_.empty()) {
@@ -727,11 +734,12 @@ void BatchfileParser::ResolvePipes() {
 
 std::optional<PipeSource> BatchfileParser::ResolvePipe(
     JobRow& row, absl::string_view command, const PipeSpec& spec) {
-  const std::string written =
-      absl::StrCat(command, "{", spec.directory, ",", spec.filename, "}");
+  const auto written = [&] {
+    return absl::StrCat(command, "{", spec.directory, ",", spec.filename, "}");
+  };
   std::string resolved = Resolve(row.directory, spec.directory);
   if (resolved == row.directory) {
-    AddDefect(row.line, absl::StrCat(written, ": DIR ", Quote(spec.directory),
+    AddDefect(row.line, absl::StrCat(written(), ": DIR ", Quote(spec.directory),
                                      " is the job's own directory (a job "
                                      "cannot depend on itself; point DIR at "
                                      "an upstream job's directory)"));
@@ -741,7 +749,7 @@ std::optional<PipeSource> BatchfileParser::ResolvePipe(
   if (it == row_of_directory_.end()) {
     AddDefect(
         row.line,
-        absl::StrCat(written, ": DIR ", Quote(spec.directory),
+        absl::StrCat(written(), ": DIR ", Quote(spec.directory),
                      " from job directory ", DisplayDirectory(row.directory),
                      " is ", DisplayDirectory(resolved),
                      ", the directory of no job in this batch (point "

@@ -119,38 +119,69 @@ std::string JobContext(const JobDefinition& job, int index) {
   return absl::StrCat("job ", Quote(job.key()), " (jobs[", index, "]): ");
 }
 
+// Defects of one job, each prefixed with the job's key, position and
+// `field_prefix`. The prefix is only built for a defect: the ledger validates
+// batches of 100,000 jobs.
+class JobDefects final {
+ public:
+  JobDefects(const JobDefinition& job, int index, DefectList& defects,
+             absl::string_view field_prefix = "")
+      : job_(job),
+        index_(index),
+        defects_(defects),
+        field_prefix_(field_prefix) {}
+
+  void Add(absl::string_view what) {
+    defects_.Add(absl::StrCat(JobContext(job_, index_), field_prefix_, what));
+  }
+  void Check(absl::string_view field, const absl::Status& status) {
+    if (!status.ok()) Add(absl::StrCat(field, ": ", status.message()));
+  }
+
+ private:
+  const JobDefinition& job_;
+  const int index_;
+  DefectList& defects_;
+  const absl::string_view field_prefix_;
+};
+
+bool IsKeyOf(absl::string_view key, absl::string_view batch,
+             absl::string_view basename) {
+  return key.size() == batch.size() + 1 + basename.size() &&
+         absl::StartsWith(key, batch) && key[batch.size()] == '/' &&
+         absl::EndsWith(key, basename);
+}
+
 void CheckJobFields(const BatchDefinition& batch, const JobDefinition& job,
                     int index, DefectList& defects) {
-  const std::string context = JobContext(job, index);
-  defects.Add(absl::StrCat(context, "basename: "),
-              CheckJobBasename(job.basename()));
-  const std::string expected_key =
-      absl::StrCat(batch.name(), "/", job.basename());
-  if (job.key() != expected_key) {
-    defects.Add(absl::StrCat(
-        context, "key must be \"<batch>/<basename>\" = ", Quote(expected_key)));
+  JobDefects job_defects(job, index, defects);
+  job_defects.Check("basename", CheckJobBasename(job.basename()));
+  if (!IsKeyOf(job.key(), batch.name(), job.basename())) {
+    job_defects.Add(
+        absl::StrCat("key must be \"<batch>/<basename>\" = ",
+                     Quote(absl::StrCat(batch.name(), "/", job.basename()))));
   }
   const absl::Status directory = CheckNormalizedAbsolutePath(job.directory());
-  defects.Add(absl::StrCat(context, "directory: "), directory);
+  job_defects.Check("directory", directory);
   if (directory.ok() &&
       !IsInside(job.directory(), batch.run_root_directory())) {
-    defects.Add(absl::StrCat(context, "directory ", Quote(job.directory()),
-                             " is outside run_root_directory ",
-                             Quote(batch.run_root_directory())));
+    job_defects.Add(absl::StrCat("directory ", Quote(job.directory()),
+                                 " is outside run_root_directory ",
+                                 Quote(batch.run_root_directory())));
   }
   if (!job.relative_directory().empty()) {
-    defects.Add(absl::StrCat(context, "relative_directory: "),
-                CheckPathText(job.relative_directory()));
+    job_defects.Check("relative_directory",
+                      CheckPathText(job.relative_directory()));
   }
   if (job.program() == ccbatch::v1::PROGRAM_UNSPECIFIED ||
       !ccbatch::v1::Program_IsValid(job.program())) {
-    defects.Add(absl::StrCat(context,
-                             "program is not specified (set one of "
-                             "GAUSSIAN, ORCA, XTB, CREST, PYAROMA)"));
+    job_defects.Add(
+        "program is not specified (set one of GAUSSIAN, ORCA, XTB, CREST, "
+        "PYAROMA)");
   }
   if (job.order() != index) {
-    defects.Add(absl::StrCat(context, "order is ", job.order(),
-                             "; it must equal the job's position ", index));
+    job_defects.Add(absl::StrCat("order is ", job.order(),
+                                 "; it must equal the job's position ", index));
   }
 }
 
@@ -177,34 +208,31 @@ absl::flat_hash_map<std::string, int> IndexUnique(
 }
 
 void CheckPipe(const BatchDefinition& batch, const JobDefinition& job,
-               int index, absl::string_view field, const PipeSource& pipe,
+               int index, absl::string_view field_prefix,
+               const PipeSource& pipe,
                const absl::flat_hash_map<std::string, int>& index_of_key,
                DefectList& defects) {
-  const std::string context = absl::StrCat(JobContext(job, index), field, ".");
-  defects.Add(absl::StrCat(context, "directory: "),
-              CheckPathText(pipe.directory()));
-  defects.Add(absl::StrCat(context, "filename: "),
-              CheckPathText(pipe.filename()));
+  JobDefects pipe_defects(job, index, defects, field_prefix);
+  pipe_defects.Check("directory", CheckPathText(pipe.directory()));
+  pipe_defects.Check("filename", CheckPathText(pipe.filename()));
   if (pipe.upstream_key().empty()) {
-    defects.Add(absl::StrCat(context,
-                             "upstream_key is empty (name the job "
-                             "the file comes from)"));
+    pipe_defects.Add(
+        "upstream_key is empty (name the job the file comes from)");
     return;
   }
   if (!std::binary_search(job.upstream_keys().begin(),
                           job.upstream_keys().end(), pipe.upstream_key())) {
-    defects.Add(absl::StrCat(context, "upstream_key ",
-                             Quote(pipe.upstream_key()),
-                             " is not listed in upstream_keys"));
+    pipe_defects.Add(absl::StrCat("upstream_key ", Quote(pipe.upstream_key()),
+                                  " is not listed in upstream_keys"));
   }
   const auto it = index_of_key.find(pipe.upstream_key());
   if (it == index_of_key.end()) return;  // reported with upstream_keys
   const std::string& upstream_directory = batch.jobs(it->second).directory();
   if (pipe.resolved_directory() != upstream_directory) {
-    defects.Add(absl::StrCat(
-        context, "resolved_directory ", Quote(pipe.resolved_directory()),
-        " is not the directory ", Quote(upstream_directory),
-        " of upstream job ", Quote(pipe.upstream_key())));
+    pipe_defects.Add(
+        absl::StrCat("resolved_directory ", Quote(pipe.resolved_directory()),
+                     " is not the directory ", Quote(upstream_directory),
+                     " of upstream job ", Quote(pipe.upstream_key())));
   }
 }
 
@@ -220,19 +248,18 @@ std::vector<std::vector<int>> CheckUpstreamKeys(
     const auto& keys = job.upstream_keys();
     if (std::adjacent_find(keys.begin(), keys.end(),
                            std::greater_equal<std::string>()) != keys.end()) {
-      defects.Add(absl::StrCat(JobContext(job, i),
-                               "upstream_keys must be sorted and without "
-                               "duplicates"));
+      JobDefects(job, i, defects)
+          .Add("upstream_keys must be sorted and without duplicates");
     }
     for (const std::string& key : keys) {
       const auto it = index_of_key.find(key);
       if (it == index_of_key.end()) {
-        defects.Add(absl::StrCat(JobContext(job, i),
-                                 "upstream_keys: ", Quote(key),
-                                 " is no job of batch ", Quote(batch.name())));
+        JobDefects(job, i, defects)
+            .Add(absl::StrCat("upstream_keys: ", Quote(key),
+                              " is no job of batch ", Quote(batch.name())));
       } else if (it->second == i) {
-        defects.Add(absl::StrCat(JobContext(job, i),
-                                 "upstream_keys: the job depends on itself"));
+        JobDefects(job, i, defects)
+            .Add("upstream_keys: the job depends on itself");
       } else {
         upstream[i].push_back(it->second);
       }
@@ -358,10 +385,10 @@ absl::Status ValidateBatch(const BatchDefinition& batch) {
   for (int i = 0; i < batch.jobs_size(); ++i) {
     const JobDefinition& job = batch.jobs(i);
     if (job.has_coords()) {
-      CheckPipe(batch, job, i, "coords", job.coords(), index_of_key, defects);
+      CheckPipe(batch, job, i, "coords.", job.coords(), index_of_key, defects);
     }
     if (job.has_orbitals()) {
-      CheckPipe(batch, job, i, "orbitals", job.orbitals(), index_of_key,
+      CheckPipe(batch, job, i, "orbitals.", job.orbitals(), index_of_key,
                 defects);
     }
   }
