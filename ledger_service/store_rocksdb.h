@@ -36,8 +36,9 @@ struct RocksDbStoreOptions {
 
 class RocksDbStore final : public Store {
  public:
-  // Opens the store in directory `path`, creating the directory, the
-  // database and missing column families as needed, and checks the schema
+  // Opens the store in directory `path`, creating the directory (not its
+  // parents: a mistyped path fails instead of growing a tree), the database
+  // and missing column families as needed, and checks the schema
   // version (store.h). FAILED_PRECONDITION with the path and what to check if
   // the directory cannot be used (a file in the way, no permission, another
   // process holds it, a RocksDB database that is not a ledger store, a newer
