@@ -119,6 +119,15 @@ TEST(ReadBatchfileTest, BlankLinesCommentsAndWhiteSpaceAreIgnored) {
   EXPECT_EQ(batch.jobs(1).coords().filename(), "xtbopt.xyz");
 }
 
+TEST(ReadBatchfileTest, LastLineNeedsNoNewline) {
+  CCB_ASSERT_OK_AND_ASSIGN(const BatchDefinition batch,
+                           Read("run_root_directory=/r\r\n"
+                                "job_basename|job_directory|program|pipe\r\n"
+                                "opt|opt|xtb|"));
+  EXPECT_THAT(Keys(batch), ElementsAre("r/opt"));
+  EXPECT_EQ(batch.jobs(0).source_line(), 3);
+}
+
 TEST(ReadBatchfileTest, ProgramsAreCaseInsensitive) {
   CCB_ASSERT_OK_AND_ASSIGN(const BatchDefinition batch,
                            Read("run_root_directory=/r\nbatch=b\n"
