@@ -6,11 +6,11 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "cli/json_output.h"
 #include "cli/status_names.h"
 #include "cli/text_table.h"
 #include "cli/time_format.h"
 #include "google/protobuf/struct.pb.h"
+#include "google/protobuf/util/json_util.h"
 
 namespace ccbatch::cli {
 namespace {
@@ -378,20 +378,34 @@ class Explainer {
   v1::JobStatus current_status_ = v1::JOB_STATUS_UNSPECIFIED;
 };
 
+// A JSON string literal, escaped by protobuf's JSON printer.
+std::string JsonString(const std::string& text) {
+  google::protobuf::Value value;
+  value.set_string_value(text);
+  std::string json;
+  if (!google::protobuf::util::MessageToJsonString(value, &json).ok()) {
+    return "\"\"";
+  }
+  return json;
+}
+
+// Written by hand rather than through google.protobuf.Struct, whose map
+// prints its keys in no stable order: scripts and golden files need one.
 std::string FactsAsJson(const std::string& key,
                         const std::vector<Fact>& facts) {
-  google::protobuf::Struct root;
-  (*root.mutable_fields())["job"].set_string_value(key);
-  auto* list = (*root.mutable_fields())["facts"].mutable_list_value();
-  for (const Fact& fact : facts) {
-    auto* fields = list->add_values()->mutable_struct_value()->mutable_fields();
-    (*fields)["depth"].set_number_value(fact.depth);
-    (*fields)["isJob"].set_bool_value(fact.is_job);
-    (*fields)["job"].set_string_value(fact.job_key);
-    (*fields)["status"].set_string_value(v1::JobStatus_Name(fact.status));
-    (*fields)["text"].set_string_value(fact.text);
+  std::string out =
+      absl::StrCat("{\n \"job\": ", JsonString(key), ",\n \"facts\": [");
+  for (size_t i = 0; i < facts.size(); ++i) {
+    const Fact& fact = facts[i];
+    absl::StrAppend(
+        &out, i == 0 ? "\n" : ",\n", "  {\n   \"depth\": ", fact.depth,
+        ",\n   \"isJob\": ", fact.is_job ? "true" : "false",
+        ",\n   \"job\": ", JsonString(fact.job_key),
+        ",\n   \"status\": ", JsonString(v1::JobStatus_Name(fact.status)),
+        ",\n   \"text\": ", JsonString(fact.text), "\n  }");
   }
-  return ToJson(root);
+  absl::StrAppend(&out, facts.empty() ? "]\n}\n" : "\n ]\n}\n");
+  return out;
 }
 
 }  // namespace
