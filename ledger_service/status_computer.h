@@ -15,9 +15,16 @@
 //    consult it (ClusterConsulted) when that can change them — when the
 //    cluster turns stale or fresh at `now` (UNKNOWN starts or ends), when
 //    a stale cluster's receive time or probe error changes (UNKNOWN
-//    reasons), or, for SUBMITTED jobs only, when a newer snapshot was taken.
+//    reasons), or, for SUBMITTED jobs only, when a newer snapshot was taken
+//    (for all of them if the agent's clock went back).
 // The result always equals DeriveAll(now, limit) over the same facts: the
 // caller only has to name the jobs whose own JobFacts it changed.
+//
+// Applying a snapshot of cluster C: SetCluster(C with the new taken/received
+// times and no probe error); for each attempt on C with a SLURM job id whose
+// line appeared, disappeared or changed (state, reason, nodes), update
+// queue_entry (and last_queue_state) and name the job. Jobs whose line is
+// unchanged need nothing: reasons never name the snapshot's sequence number.
 //
 // Time passing alone can change statuses (a cluster going stale), so the
 // ledger should call Rederive({}, now, limit) at NextStalenessChange() and
@@ -26,7 +33,7 @@
 // Cost: Rederive is proportional to the named jobs, the jobs their status
 // changes reach, and, per cluster whose facts changed, one pass over a
 // compact per-job array (no strings). A derivation that gives the same
-// result allocates nothing.
+// result reuses scratch buffers (only reasons that print a time allocate).
 //
 // Not thread-safe: the ledger serialises access (one mutex around it).
 #ifndef CCBATCH_LEDGER_SERVICE_STATUS_COMPUTER_H_
@@ -83,6 +90,7 @@ class StatusComputer final {
   // jobs whose DerivedStatus (status, reason or scheduler state) changed, in
   // topological order. Before the first derivation, or when the staleness
   // limit differs from the previous call's, this is DeriveAll.
+  // REQUIRES: every index in `changed_jobs` is in [0, job_count()).
   std::vector<int> Rederive(absl::Span<const int> changed_jobs, absl::Time now,
                             absl::Duration staleness_limit);
 
