@@ -19,6 +19,12 @@ constexpr size_t kFieldKinds = static_cast<size_t>(SqueueField::kIgnored);
 
 size_t KindIndex(SqueueField field) { return static_cast<size_t>(field); }
 
+// protobuf 3.21's set_x(data, size) copies through a temporary string; an
+// rvalue std::string is moved in, saving an allocation per long field.
+std::string Copy(absl::string_view value) {
+  return std::string(value.data(), value.size());
+}
+
 bool IsDigit(char c) { return c >= '0' && c <= '9'; }
 
 // Consumes a non-empty run of digits from the front of `text`.
@@ -117,7 +123,7 @@ class LineParser final {
   void AddEntry(const LineFields& fields) {
     v1::QueueEntry& entry = result_.entries.emplace_back();
     const absl::string_view id = Field(fields, SqueueField::kJobId);
-    entry.set_slurm_job_id(id.data(), id.size());
+    entry.set_slurm_job_id(Copy(id));
     const absl::string_view state = Field(fields, SqueueField::kState);
     if (!state.empty()) {
       const std::optional<absl::string_view> canonical =
@@ -127,19 +133,19 @@ class LineParser final {
             result_.diagnostics.unknown_states() + 1);
       }
       const absl::string_view stored = canonical ? *canonical : state;
-      entry.set_state(stored.data(), stored.size());
+      entry.set_state(Copy(stored));
     }
     // Empty fields stay unset: no allocation for them.
     const absl::string_view reason = Trim(Field(fields, SqueueField::kReason));
-    if (!reason.empty()) entry.set_reason(reason.data(), reason.size());
+    if (!reason.empty()) entry.set_reason(Copy(reason));
     const absl::string_view nodes =
         NullToEmpty(Trim(Field(fields, SqueueField::kNodes)));
-    if (!nodes.empty()) entry.set_nodes(nodes.data(), nodes.size());
+    if (!nodes.empty()) entry.set_nodes(Copy(nodes));
     const absl::string_view comment =
         NullToEmpty(Field(fields, SqueueField::kComment));
-    if (!comment.empty()) entry.set_comment(comment.data(), comment.size());
+    if (!comment.empty()) entry.set_comment(Copy(comment));
     const absl::string_view name = Field(fields, SqueueField::kName);
-    if (!name.empty()) entry.set_name(name.data(), name.size());
+    if (!name.empty()) entry.set_name(Copy(name));
   }
 
   static absl::string_view Field(const LineFields& fields, SqueueField kind) {

@@ -285,6 +285,30 @@ TEST(SqueueParserTest, AgentFormatFixture) {
   }
 }
 
+// Verbatim output of the agent's own query on slurm-wlm 22.05.8.
+TEST(SqueueParserTest, RealSlurmOutputInTheAgentFormat) {
+  const ParsedSqueue held = SqueueParser().Parse(
+      ReadFile("tests/queue_agent/testdata/squeue/real_22.05_held.txt"));
+  EXPECT_EQ(held.diagnostics.malformed_lines(), 0);
+  EXPECT_EQ(held.diagnostics.unknown_states(), 0);
+  EXPECT_THAT(Ids(held), ElementsAre("3_1", "3_2", "3_3", "2"));
+  const v1::QueueEntry& job = held.entries[3];
+  EXPECT_EQ(job.state(), "PENDING");
+  EXPECT_EQ(job.reason(), "JobHeldUser");
+  EXPECT_EQ(job.nodes(), "");
+  EXPECT_EQ(job.comment(), "ccb:o-check free text");
+  EXPECT_EQ(job.name(), "ccb probe|check\tx");
+  EXPECT_EQ(held.entries[0].comment(), "");
+
+  const ParsedSqueue cancelled = SqueueParser().Parse(
+      ReadFile("tests/queue_agent/testdata/squeue/real_22.05_cancelled.txt"));
+  EXPECT_EQ(cancelled.diagnostics.malformed_lines(), 0);
+  ASSERT_THAT(cancelled.entries, SizeIs(4));
+  for (const auto& entry : cancelled.entries) {
+    EXPECT_EQ(entry.state(), "CANCELLED");
+  }
+}
+
 // ---------------------------------------------------------------------------
 // Real captures (../shared/corpus/squeue). They were made with other `-o`
 // formats than the agent's, so each test parses them with the layout they
