@@ -346,8 +346,10 @@ absl::StatusOr<ProcessResult> RealProcessRunner::Run(
   if (request.argv.empty() || request.argv[0].empty()) {
     return absl::InvalidArgumentError("ProcessRequest.argv is empty");
   }
-  const auto deadline =
-      SteadyClock::now() + absl::ToChronoNanoseconds(request.timeout);
+  // Clamped so an infinite timeout cannot overflow the deadline.
+  const absl::Duration timeout =
+      std::clamp(request.timeout, absl::ZeroDuration(), absl::Hours(24 * 365));
+  const auto deadline = SteadyClock::now() + absl::ToChronoNanoseconds(timeout);
   pid_t pid = -1;
   absl::StatusOr<ChildIo> io = StartChild(request, pid);
   if (!io.ok()) return io.status();

@@ -158,6 +158,15 @@ TEST(RealProcessRunnerTest, TimeoutKillsTheProcess) {
   EXPECT_EQ(result.stdout_text, "started\n");
 }
 
+TEST(RealProcessRunnerTest, InfiniteTimeoutMeansNone) {
+  RealProcessRunner runner;
+  ProcessRequest request = Request({"/bin/echo", "ok"});
+  request.timeout = absl::InfiniteDuration();
+  CCB_ASSERT_OK_AND_ASSIGN(ProcessResult result, runner.Run(request));
+  EXPECT_FALSE(result.timed_out);
+  EXPECT_EQ(result.stdout_text, "ok\n");
+}
+
 // True once `pid` no longer exists or is a zombie.
 bool Gone(int pid) {
   if (kill(pid, 0) != 0) return true;
