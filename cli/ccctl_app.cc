@@ -66,7 +66,7 @@ std::string Example(absl::string_view lines) {
 absl::StatusOr<std::string> ReadFlagFile(const CcctlEnvironment& env,
                                          absl::string_view flag,
                                          const std::string& path) {
-  absl::StatusOr<std::string> contents = env.read_file(path);
+  absl::StatusOr<std::string> contents = env.fs->ReadFile(path);
   if (!contents.ok()) {
     return absl::InvalidArgumentError(
         absl::StrCat(flag, ": ", contents.status().message()));
@@ -205,8 +205,7 @@ class CcctlApp {
     env.out_is_tty = env_.out_is_tty;
     env.color =
         env_.out_is_tty && env_.get_env("NO_COLOR").value_or("").empty();
-    env.read_file = env_.read_file;
-    env.write_file = env_.write_file;
+    env.fs = env_.fs;
     env.canceller = env_.canceller;
     return env;
   }

@@ -19,6 +19,7 @@
 #include "absl/time/time.h"
 #include "cli/ledger_client.h"
 #include "common/clock.h"
+#include "common/file_system.h"
 
 namespace ccbatch::cli {
 
@@ -35,10 +36,8 @@ struct CcctlEnvironment {
   absl::TimeZone time_zone = absl::UTCTimeZone();
   // An environment variable, nullopt when unset.
   std::function<std::optional<std::string>(const std::string& name)> get_env;
-  std::function<absl::StatusOr<std::string>(const std::string& path)> read_file;
-  std::function<absl::Status(const std::string& path,
-                             const std::string& contents)>
-      write_file;
+  // Batchfiles, the token file, TLS material, `export --out`.
+  common::FileSystem* fs = nullptr;
   // Ctrl-C ends a running watch through it; may be null.
   CallCanceller* canceller = nullptr;
 };

@@ -245,10 +245,11 @@ RenderOptions CommandEnv::Render() const {
 
 absl::StatusOr<v1::ImportBatchRequest> PrepareImport(const ImportFlags& flags,
                                                      const CommandEnv& env) {
-  absl::StatusOr<std::string> contents = env.read_file(flags.file);
+  absl::StatusOr<std::string> contents = env.fs->ReadFile(flags.file);
   if (!contents.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        contents.status().message(), " (give the batchfile's path)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("cannot read the batchfile: ", contents.status().message(),
+                     " (give the batchfile's path)"));
   }
   BatchfileOptions options;
   options.batch_name = flags.batch;
@@ -455,10 +456,10 @@ absl::Status RunExport(const ExportFlags& flags, LedgerClient& ledger,
     Write(env, response.csv());
     return absl::OkStatus();
   }
-  absl::Status written = env.write_file(flags.out_file, response.csv());
+  absl::Status written = env.fs->WriteFile(flags.out_file, response.csv());
   if (!written.ok()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(written.message(), " (choose another --out)"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "cannot write --out: ", written.message(), " (choose another file)"));
   }
   const int64_t lines =
       std::count(response.csv().begin(), response.csv().end(), '\n');

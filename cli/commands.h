@@ -10,7 +10,6 @@
 #define CCBATCH_CLI_COMMANDS_H_
 
 #include <cstdint>
-#include <functional>
 #include <optional>
 #include <ostream>
 #include <string>
@@ -23,6 +22,7 @@
 #include "cli/ledger_client.h"
 #include "cli/output_format.h"
 #include "common/clock.h"
+#include "common/file_system.h"
 
 namespace ccbatch::cli {
 
@@ -36,10 +36,7 @@ struct CommandEnv {
   bool out_is_tty = false;
   // ANSI colours (a terminal without NO_COLOR).
   bool color = false;
-  std::function<absl::StatusOr<std::string>(const std::string& path)> read_file;
-  std::function<absl::Status(const std::string& path,
-                             const std::string& contents)>
-      write_file;
+  common::FileSystem* fs = nullptr;
   // Fired by Ctrl-C; may be null.
   CallCanceller* canceller = nullptr;
 

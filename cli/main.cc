@@ -14,8 +14,8 @@
 #include "absl/time/time.h"
 #include "cli/ccctl_app.h"
 #include "cli/ledger_client.h"
-#include "cli/local_files.h"
 #include "common/clock.h"
+#include "common/file_system.h"
 
 namespace {
 
@@ -55,8 +55,7 @@ int main(int argc, char** argv) {
     if (value == nullptr) return std::nullopt;
     return std::string(value);
   };
-  env.read_file = ccbatch::cli::ReadLocalFile;
-  env.write_file = ccbatch::cli::WriteLocalFile;
+  env.fs = ccbatch::common::PosixFileSystem::Default();
   env.canceller = &canceller;
   std::vector<std::string> args(argv, argv + argc);
   const int code = ccbatch::cli::RunCcctl(args, env);

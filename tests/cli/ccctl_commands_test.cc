@@ -19,6 +19,7 @@
 #include "cli/ccctl_app.h"
 #include "cli/ledger_client.h"
 #include "common/clock.h"
+#include "common/fake_file_system.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/util/json_util.h"
 #include "gtest/gtest.h"
@@ -65,9 +66,9 @@ class CcctlTest : public ::testing::Test {
  protected:
   CcctlTest()
       : ledger_(MakeLedgerFixture()), server_(&ledger_), clock_(FixtureNow()) {
-    files_["chem-3.batch"] = ReadTestdata("chem-3.batch");
-    files_["bad.batch"] = ReadTestdata("bad.batch");
-    files_["token"] = "s3cret-token\n";
+    fs_.SetFile("chem-3.batch", ReadTestdata("chem-3.batch"), FixtureNow());
+    fs_.SetFile("bad.batch", ReadTestdata("bad.batch"), FixtureNow());
+    fs_.SetFile("token", "s3cret-token\n", FixtureNow());
   }
 
   // Runs ccctl with `args` (without the program name), pointed at the
@@ -97,20 +98,7 @@ class CcctlTest : public ::testing::Test {
       if (it == env_.end()) return std::nullopt;
       return it->second;
     };
-    env.read_file =
-        [this](const std::string& path) -> absl::StatusOr<std::string> {
-      auto it = files_.find(path);
-      if (it == files_.end()) {
-        return absl::NotFoundError("cannot read " + path +
-                                   ": No such file or directory");
-      }
-      return it->second;
-    };
-    env.write_file = [this](const std::string& path,
-                            const std::string& contents) {
-      written_[path] = contents;
-      return absl::OkStatus();
-    };
+    env.fs = &fs_;
     env.canceller = &canceller_;
     Result result;
     result.code = RunCcctl(args, env);
@@ -155,8 +143,7 @@ class CcctlTest : public ::testing::Test {
   CallCanceller canceller_;
   bool tty_ = false;
   std::map<std::string, std::string> env_;
-  std::map<std::string, std::string> files_;
-  std::map<std::string, std::string> written_;
+  common::FakeFileSystem fs_;
 };
 
 // --- read commands --------------------------------------------------------
@@ -465,7 +452,8 @@ TEST_F(CcctlTest, ImportOfABadBatchfileListsItsLinesAndSendsNothing) {
 TEST_F(CcctlTest, ImportOfAMissingFileIsBadInput) {
   const Result result = Run({"import", "missing.batch"});
   EXPECT_EQ(result.code, 2);
-  EXPECT_THAT(result.err, HasSubstr("cannot read missing.batch"));
+  EXPECT_THAT(result.err,
+              HasSubstr("cannot read the batchfile: open missing.batch"));
 }
 
 TEST_F(CcctlTest, ImportRetryFlagsAreChecked) {
@@ -569,7 +557,7 @@ TEST_F(CcctlTest, ExportToStdoutAndToAFile) {  // REAL-LEDGER
   result = Run({"export", "--out", "__ledger__.csv"});
   EXPECT_EQ(result.code, 0) << result.err;
   EXPECT_EQ(result.out, "Wrote 2 jobs to __ledger__.csv\n");
-  EXPECT_EQ(written_["__ledger__.csv"], fixture_.export_csv);
+  EXPECT_EQ(fs_.Contents("__ledger__.csv"), fixture_.export_csv);
 }
 
 // --- connection, token, deadlines, exit codes --------------------------------
@@ -588,12 +576,12 @@ TEST_F(CcctlTest, TokenGoesInTheAuthorizationHeader) {
 TEST_F(CcctlTest, BadTokenFilesAreBadInput) {
   Result result = Run({"--token-file", "absent", "jobs"});
   EXPECT_EQ(result.code, 2);
-  EXPECT_THAT(result.err, HasSubstr("--token-file: cannot read absent"));
-  files_["empty"] = " \n";
+  EXPECT_THAT(result.err, HasSubstr("--token-file: open absent"));
+  fs_.SetFile("empty", " \n", FixtureNow());
   result = Run({"--token-file", "empty", "jobs"});
   EXPECT_EQ(result.code, 2);
   EXPECT_THAT(result.err, HasSubstr("expected one token on one line"));
-  files_["two"] = "a b\n";
+  fs_.SetFile("two", "a b\n", FixtureNow());
   EXPECT_EQ(Run({"--token-file", "two", "jobs"}).code, 2);
   EXPECT_THAT(ledger_.calls(), IsEmpty());
 }
@@ -653,7 +641,7 @@ TEST_F(CcctlTest, ConnectionFlagsAreChecked) {
   EXPECT_THAT(result.err, HasSubstr("--tls-cert and --tls-key go together"));
   result = Run({"--tls-ca", "absent.pem", "jobs"});
   EXPECT_EQ(result.code, 2);
-  EXPECT_THAT(result.err, HasSubstr("--tls-ca: cannot read absent.pem"));
+  EXPECT_THAT(result.err, HasSubstr("--tls-ca: open absent.pem"));
   EXPECT_THAT(ledger_.calls(), IsEmpty());
 }
 
