@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "ccbatch/v1/ledger.grpc.pb.h"
+#include "cli/check_output.h"
 #include "cli/commands.h"
 #include "cli/exit_code.h"
 #include "common/status_macros.h"
@@ -167,6 +168,7 @@ class CcctlApp {
     AddCancel();
     AddClusters();
     AddExport();
+    AddCheckOutput();
   }
 
   int Run(const std::vector<std::string>& args) {
@@ -468,6 +470,29 @@ class CcctlApp {
                          }});
   }
 
+  void AddCheckOutput() {
+    CLI::App* sub = AddCommand(
+        "check-output",
+        "Judge an output file locally, as the agent would (no ledger "
+        "needed): outcome, cause, evidence lines, extracted energies.",
+        "  ccctl check-output --program orca mol3/sp/mol3_sp.out\n"
+        "  ccctl check-output --program gaussian --rules-dir ~/rules "
+        "opt.log");
+    sub->add_option("FILE", check_output_.file, "the output file to judge")
+        ->required();
+    sub->add_option("-p,--program", check_output_.program,
+                    "gaussian, orca, xtb, crest or pyaroma")
+        ->required();
+    sub->add_option("--rules-dir", check_output_.rules_dir,
+                    "directory with your own <program>_rules.dat (default: "
+                    "the built-in rules, as the agent uses)");
+    AddOutputFlag(sub, &format_text_, true);
+    commands_.push_back({sub, false, [this](LedgerClient*) {
+                           check_output_.format = ParseFormat(format_text_);
+                           return RunCheckOutput(check_output_, command_env_);
+                         }});
+  }
+
   const CcctlEnvironment& env_;
   CLI::App app_;
   std::vector<Command> commands_;
@@ -483,6 +508,7 @@ class CcctlApp {
   std::vector<std::string> retry_keys_;
   CancelFlags cancel_;
   ExportFlags export_;
+  CheckOutputFlags check_output_;
 };
 
 }  // namespace

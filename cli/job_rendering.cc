@@ -138,8 +138,14 @@ std::string AttemptsSection(const GetJobResponse& response,
   return absl::StrCat("\nattempts\n", table.RenderText(options.color, "  "));
 }
 
-std::string VerdictSection(const Verdict& verdict,
-                           const RenderOptions& options) {
+// `local`: judged by `ccctl check-output`, for no attempt.
+std::string VerdictSection(const Verdict& verdict, const RenderOptions& options,
+                           bool local = false) {
+  std::string judged_for =
+      local ? std::string(" by ccctl check-output")
+      : verdict.slurm_job_id().empty()
+          ? std::string(" (adoption: output found before any attempt)")
+          : absl::StrCat(" for slurm job ", verdict.slurm_job_id());
   std::string outcome = VerdictOutcomeName(verdict);
   if (!verdict.cause().empty()) {
     absl::StrAppend(&outcome, " (", verdict.cause(), ")");
@@ -153,12 +159,8 @@ std::string VerdictSection(const Verdict& verdict,
                     FormatTimestamp(verdict.output_mtime(), options.time_zone),
                     ")")},
       {"judged",
-       absl::StrCat(
-           FormatTimestamp(verdict.judged_at(), options.time_zone),
-           verdict.slurm_job_id().empty()
-               ? std::string(" (adoption: before any "
-                             "attempt)")
-               : absl::StrCat(" for slurm job ", verdict.slurm_job_id()))},
+       absl::StrCat(FormatTimestamp(verdict.judged_at(), options.time_zone),
+                    judged_for)},
   };
   std::string out =
       absl::StrCat("\nverdict\n", RenderKeyValues(pairs, "  ", options.color));
@@ -276,6 +278,34 @@ std::string RenderJobDetail(const GetJobResponse& response, OutputFormat format,
   }
   absl::StrAppend(&out, EventsSection(response, options));
   return out;
+}
+
+std::string RenderVerdict(const Verdict& verdict, OutputFormat format,
+                          const RenderOptions& options) {
+  switch (format) {
+    case OutputFormat::kJson:
+      return ToJson(verdict);
+    case OutputFormat::kCsv: {
+      TextTable table({"outcome", "cause", "file", "line", "rule", "text"});
+      for (const auto& line : verdict.evidence()) {
+        table.AddRow({VerdictOutcomeName(verdict), verdict.cause(), line.file(),
+                      absl::StrCat(line.line_number()), line.rule(),
+                      line.text()});
+      }
+      if (verdict.evidence().empty()) {
+        table.AddRow(
+            {VerdictOutcomeName(verdict), verdict.cause(), "", "", "", ""});
+      }
+      return table.RenderCsv();
+    }
+    case OutputFormat::kTable:
+      break;
+  }
+  // VerdictSection starts with a blank line and a heading for `show`.
+  const std::string text = VerdictSection(verdict, options, /*local=*/true);
+  return absl::StrCat(
+      Styled(verdict.output_path(), CellStyle::kBold, options.color), "\n",
+      text.substr(text.find('\n', 1) + 1));
 }
 
 std::string RenderChangedJobs(const google::protobuf::Message& response,

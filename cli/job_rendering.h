@@ -36,6 +36,12 @@ std::string RenderJobList(const ccbatch::v1::ListJobsResponse& response,
 std::string RenderJobDetail(const ccbatch::v1::GetJobResponse& response,
                             OutputFormat format, const RenderOptions& options);
 
+// A verdict on its own (`ccctl check-output`): outcome and cause, summary,
+// output file, evidence lines, extracted fields, warnings. JSON is the
+// Verdict; CSV has one row per evidence line (outcome and cause repeated).
+std::string RenderVerdict(const ccbatch::v1::Verdict& verdict,
+                          OutputFormat format, const RenderOptions& options);
+
 // `ccctl retry` / `ccctl cancel`: "<verb> N jobs:" and the changed jobs'
 // table, or `nothing_changed` when the list is empty. JSON is `response`.
 std::string RenderChangedJobs(const google::protobuf::Message& response,

@@ -69,6 +69,10 @@ class CcctlTest : public ::testing::Test {
     fs_.SetFile("chem-3.batch", ReadTestdata("chem-3.batch"), FixtureNow());
     fs_.SetFile("bad.batch", ReadTestdata("bad.batch"), FixtureNow());
     fs_.SetFile("token", "s3cret-token\n", FixtureNow());
+    for (const char* output : {"water_opt.out", "water_opt_truncated.out"}) {
+      fs_.SetFile(output, ReadTestdata(output),
+                  FixtureNow() - absl::Seconds(58));
+    }
   }
 
   // Runs ccctl with `args` (without the program name), pointed at the
@@ -560,6 +564,72 @@ TEST_F(CcctlTest, ExportToStdoutAndToAFile) {  // REAL-LEDGER
   EXPECT_EQ(fs_.Contents("__ledger__.csv"), fixture_.export_csv);
 }
 
+// --- check-output (local) ---------------------------------------------------
+
+TEST_F(CcctlTest, CheckOutputJudgesLocallyWithTheAgentsLibrary) {
+  // No ledger anywhere: the command must not try to reach one.
+  const Result result =
+      RunWithLedger({"check-output", "--program", "xtb", "water_opt.out"},
+                    UnusedLocalAddress());
+  EXPECT_EQ(result.code, 0) << result.err;
+  ExpectGolden("check_output.txt", result.out);
+  EXPECT_THAT(ledger_.calls(), IsEmpty());
+}
+
+TEST_F(CcctlTest, CheckOutputJson) {
+  const Result result =
+      Run({"check-output", "-p", "XTB", "water_opt.out", "-o", "json"});
+  EXPECT_EQ(result.code, 0) << result.err;
+  ExpectGolden("check_output.json", result.out);
+  v1::Verdict verdict;
+  ASSERT_TRUE(
+      google::protobuf::util::JsonStringToMessage(result.out, &verdict).ok());
+  EXPECT_EQ(verdict.outcome(), v1::Verdict::OUTCOME_SUCCEEDED);
+}
+
+TEST_F(CcctlTest, CheckOutputOfAnUnfinishedFileSaysWhatThatMeans) {
+  const Result result =
+      Run({"check-output", "-p", "xtb", "water_opt_truncated.out"});
+  EXPECT_EQ(result.code, 0) << result.err;
+  EXPECT_THAT(result.out, HasSubstr("failed (incomplete_output)"));
+  EXPECT_THAT(result.out, HasSubstr("note: incomplete_output is what a file "
+                                    "still being written looks like"));
+}
+
+TEST_F(CcctlTest, CheckOutputUsesTheUsersRuleFiles) {
+  fs_.SetFile("rules/xtb_rules.dat",
+              "my_energy ; TOTAL\\s+ENERGY ; last ; float\n", FixtureNow());
+  const Result result = Run({"check-output", "-p", "xtb", "--rules-dir",
+                             "rules", "water_opt.out", "-o", "csv"});
+  EXPECT_EQ(result.code, 0) << result.err;
+  EXPECT_EQ(result.out,
+            "outcome,cause,file,line,rule,text\n"
+            "succeeded,,output,22,normal_termination, * finished run on "
+            "2026/01/01 at 11:59:02.312\n");
+  const Result json = Run({"check-output", "-p", "xtb", "--rules-dir", "rules",
+                           "water_opt.out", "-o", "json"});
+  EXPECT_THAT(json.out, HasSubstr("\"name\": \"my_energy\""));
+  EXPECT_THAT(json.out, Not(HasSubstr("E_el_au")));
+}
+
+TEST_F(CcctlTest, CheckOutputBadInputIsExitTwo) {
+  Result result = Run({"check-output", "-p", "gausian", "water_opt.out"});
+  EXPECT_EQ(result.code, 2);
+  EXPECT_THAT(result.err,
+              HasSubstr("--program \"gausian\": expected one of gaussian, "
+                        "orca, xtb, crest, pyaroma"));
+  result = Run({"check-output", "-p", "xtb", "absent.out"});
+  EXPECT_EQ(result.code, 2);
+  EXPECT_THAT(result.err, HasSubstr("cannot read the output file"));
+  fs_.SetFile("bad-rules/xtb_rules.dat", "nonsense without separators\n",
+              FixtureNow());
+  result = Run({"check-output", "-p", "xtb", "--rules-dir", "bad-rules",
+                "water_opt.out"});
+  EXPECT_EQ(result.code, 2);
+  EXPECT_THAT(result.err, HasSubstr("xtb_rules.dat:1"));
+  EXPECT_EQ(Run({"check-output", "water_opt.out"}).code, 2);  // no --program
+}
+
 // --- connection, token, deadlines, exit codes --------------------------------
 
 TEST_F(CcctlTest, TokenGoesInTheAuthorizationHeader) {
@@ -669,7 +739,7 @@ TEST_F(CcctlTest, UsageErrorsAreExitTwoWithAPointerToHelp) {
 TEST_F(CcctlTest, EveryCommandHasHelpWithAnExample) {
   for (const std::string command :
        {"import", "pause", "resume", "status", "jobs", "show", "explain",
-        "retry", "cancel", "clusters", "export"}) {
+        "retry", "cancel", "clusters", "export", "check-output"}) {
     const Result result = Run({command, "--help"});
     EXPECT_EQ(result.code, 0) << command;
     EXPECT_THAT(result.out, HasSubstr("Usage: ccctl " + command)) << command;
