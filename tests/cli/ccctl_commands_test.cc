@@ -540,6 +540,8 @@ TEST_F(CcctlTest, RetryUsageErrors) {
 TEST_F(CcctlTest, CancelKeysAndBatch) {
   Result result = Run({"cancel", "chem-1/toluene_opt", "chem-1/benzene_opt"});
   EXPECT_EQ(result.code, 0) << result.err;
+  // benzene_opt already succeeded: only toluene_opt changes.
+  ExpectGolden("cancel.txt", result.out);
   EXPECT_THAT(result.out, StartsWith("Cancel changed 1 job:\n"));
   EXPECT_THAT(result.out, HasSubstr("scancel 48120 acknowledged"));
   result = Run({"cancel", "--batch", "chem-1", "-o", "csv"});
