@@ -27,6 +27,32 @@ bool HoldsBack(v1::JobStatus status) {
          status == v1::JOB_STATUS_BROKEN_DEPENDENCY;
 }
 
+bool Breaks(v1::JobStatus status) {
+  return status == v1::JOB_STATUS_FAILED ||
+         status == v1::JOB_STATUS_BROKEN_DEPENDENCY ||
+         status == v1::JOB_STATUS_CANCELLED;
+}
+
+// The upstream jobs that explain `job`'s status: for a waiting job those
+// not succeeded; for a broken one those that failed, broke or were
+// cancelled (an upstream job merely still running does not break it), or
+// all not succeeded if the ledger's answer names none such.
+std::vector<const v1::JobView*> Holding(const v1::JobView& job,
+                                        const v1::GetJobResponse& full) {
+  std::vector<const v1::JobView*> holding;
+  if (!HoldsBack(job.status())) return holding;
+  if (job.status() == v1::JOB_STATUS_BROKEN_DEPENDENCY) {
+    for (const v1::JobView& up : full.upstream()) {
+      if (Breaks(up.status())) holding.push_back(&up);
+    }
+    if (!holding.empty()) return holding;
+  }
+  for (const v1::JobView& up : full.upstream()) {
+    if (up.status() != v1::JOB_STATUS_SUCCEEDED) holding.push_back(&up);
+  }
+  return holding;
+}
+
 bool IsActive(v1::JobStatus status) {
   return status == v1::JOB_STATUS_SUBMITTING ||
          status == v1::JOB_STATUS_SUBMITTED ||
@@ -162,14 +188,13 @@ class Explainer {
     }
     const std::string dependant_key = view.key();
     const v1::JobStatus dependant_status = view.status();
-    for (const v1::JobView& up : full->upstream()) {
-      if (up.status() == v1::JOB_STATUS_SUCCEEDED) continue;
+    for (const v1::JobView* up : Holding(view, *full)) {
       current_key_ = dependant_key;
       current_status_ = dependant_status;
       Add(depth, dependant_status == v1::JOB_STATUS_WAITING
-                     ? absl::StrCat("waits on ", up.key(), ":")
-                     : absl::StrCat("broken by upstream ", up.key(), ":"));
-      ExplainJob(up, depth + 1);
+                     ? absl::StrCat("waits on ", up->key(), ":")
+                     : absl::StrCat("broken by upstream ", up->key(), ":"));
+      ExplainJob(*up, depth + 1);
     }
   }
 
@@ -412,9 +437,8 @@ std::string FactsAsJson(const std::string& key,
 
 std::vector<std::string> JobsToFollow(const v1::GetJobResponse& job) {
   std::vector<std::string> keys;
-  if (!HoldsBack(job.view().status())) return keys;
-  for (const v1::JobView& up : job.upstream()) {
-    if (up.status() != v1::JOB_STATUS_SUCCEEDED) keys.push_back(up.key());
+  for (const v1::JobView* up : Holding(job.view(), job)) {
+    keys.push_back(up->key());
   }
   return keys;
 }

@@ -40,9 +40,9 @@ struct Fact {
   std::string text;
 };
 
-// Keys of the upstream jobs that hold `job` back (a WAITING or
-// BROKEN_DEPENDENCY job's upstream jobs that have not succeeded), in the
-// order GetJob lists them. Empty for any other status.
+// Keys of the upstream jobs that hold `job` back, in the order GetJob lists
+// them: for a WAITING job those not succeeded; for a BROKEN_DEPENDENCY job
+// those failed, broken or cancelled. Empty for any other status.
 std::vector<std::string> JobsToFollow(const ccbatch::v1::GetJobResponse& job);
 
 // True if explaining `status` needs the cluster's health (and, for READY,

@@ -93,6 +93,17 @@ TEST_F(ExplanationTest, BrokenEndsAtTheFailedJobWithItsEvidenceAndTheFix) {
   EXPECT_THAT(text, HasSubstr("ccctl retry chem-1/pyridine_opt"));
 }
 
+TEST_F(ExplanationTest, BrokenFollowsOnlyTheUpstreamThatBrokeIt) {
+  // pyridine_sp also depends on a job still running: that one did not
+  // break it and is not part of the chain.
+  v1::GetJobResponse& job = Job("chem-1/pyridine_sp");
+  *job.add_upstream() = Job("chem-1/benzene_sp").view();
+  EXPECT_THAT(JobsToFollow(job), ElementsAre("chem-1/pyridine_opt"));
+  const std::string text = Text("chem-1/pyridine_sp");
+  EXPECT_THAT(text, HasSubstr("broken by upstream chem-1/pyridine_opt:"));
+  EXPECT_THAT(text, Not(HasSubstr("benzene_sp")));
+}
+
 TEST_F(ExplanationTest, UpstreamNotFetchedIsDescribedFromItsView) {
   inputs_.jobs.erase("chem-1/toluene_opt");
   const std::string text = Text("chem-1/toluene_sp");
