@@ -141,7 +141,7 @@ void PrintError(const CcctlEnvironment& env, absl::string_view command,
   env.err->flush();
 }
 
-class CcctlApp {
+class CcctlApp final {
  public:
   explicit CcctlApp(const CcctlEnvironment& env)
       : env_(env),

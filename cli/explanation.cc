@@ -60,7 +60,7 @@ bool IsActive(v1::JobStatus status) {
          status == v1::JOB_STATUS_COMPLETING;
 }
 
-class Explainer {
+class Explainer final {
  public:
   Explainer(const ExplainInputs& inputs, const RenderOptions& options)
       : inputs_(inputs), options_(options) {}
