@@ -1,0 +1,471 @@
+#include "ledger_service/ledger_grpc_service.h"
+
+#include <algorithm>
+#include <memory>
+#include <optional>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "common/status_macros.h"
+#include "ledger_service/grpc_status.h"
+#include "ledger_service/stream_outbox.h"
+
+namespace ccbatch::ledger {
+
+using ::ccbatch::v1::WatchRequest;
+using ::ccbatch::v1::WatchResponse;
+namespace v1 = ::ccbatch::v1;
+
+using WatchReactorBase = grpc::ServerWriteReactor<WatchResponse>;
+
+std::string ResumeToken(uint64_t seq) { return absl::StrCat(seq); }
+
+absl::StatusOr<uint64_t> ParseResumeToken(absl::string_view token) {
+  uint64_t seq = 0;
+  const bool digits_only =
+      !token.empty() && std::all_of(token.begin(), token.end(), [](char c) {
+        return c >= '0' && c <= '9';
+      });
+  if (!digits_only || !absl::SimpleAtoi(token, &seq)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "resume_token \"", absl::CHexEscape(token),
+        "\" is not a token this ledger issued (decimal event number); pass "
+        "the resume_token of the last WatchResponse received, or none to "
+        "start over"));
+  }
+  return seq;
+}
+
+namespace {
+
+absl::Status RequireName(absl::string_view value, absl::string_view field,
+                         absl::string_view hint) {
+  if (!value.empty()) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrCat(field, " is empty; ", hint));
+}
+
+absl::Status RequireNonEmptyKeys(
+    const google::protobuf::RepeatedPtrField<std::string>& keys,
+    absl::string_view field) {
+  for (int i = 0; i < keys.size(); ++i) {
+    if (keys[i].empty()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          field, "[", i, "] is empty; job keys look like \"batch/basename\""));
+    }
+  }
+  return absl::OkStatus();
+}
+
+// Exactly one of `keys` and `name` must be given.
+absl::Status RequireKeysOrName(
+    const google::protobuf::RepeatedPtrField<std::string>& keys,
+    absl::string_view keys_field, absl::string_view name,
+    absl::string_view name_field) {
+  if (keys.empty() && name.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "neither ", keys_field, " nor ", name_field, " is set; give one"));
+  }
+  if (!keys.empty() && !name.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "both ", keys_field, " and ", name_field, " are set; give only one"));
+  }
+  return RequireNonEmptyKeys(keys, keys_field);
+}
+
+absl::Status CheckListJobs(const v1::ListJobsRequest& request) {
+  if (request.page_size() < 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "page_size ", request.page_size(),
+        " is negative; use 1 to 1000, or 0 for the default (100)"));
+  }
+  for (const int status : request.statuses()) {
+    if (!v1::JobStatus_IsValid(status) ||
+        status == v1::JOB_STATUS_UNSPECIFIED) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "statuses contains ", status,
+          ", which is not a job status; use JOB_STATUS_WAITING (1) to "
+          "JOB_STATUS_UNKNOWN (12)"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+template <typename Response>
+grpc::ServerUnaryReactor* Reply(grpc::CallbackServerContext* context,
+                                absl::StatusOr<Response> result,
+                                Response* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  if (result.ok()) *response = *std::move(result);
+  reactor->Finish(ToGrpcStatus(result.status()));
+  return reactor;
+}
+
+// The state of one Watch call, shared by its reactor, the ledger's change
+// callback (weakly) and the registry.
+class WatchStream final : public StreamRegistry::Stream,
+                          public std::enable_shared_from_this<WatchStream> {
+ public:
+  WatchStream(Ledger* ledger, StreamRegistry* registry, EventLog* log,
+              int batch_events, std::string peer)
+      : ledger_(ledger),
+        registry_(registry),
+        log_(log),
+        batch_events_(std::max(1, batch_events)),
+        peer_(std::move(peer)) {}
+
+  void Close(const grpc::Status& status) override { FinishWith(status); }
+
+  // ---- From the reactor. ----
+  void Attach(WatchReactorBase* reactor) { outbox_.Attach(reactor); }
+  // Queues the initial state (or checks the token), then follows changes.
+  void Begin(const WatchRequest& request);
+  void OnWriteDone(bool ok) {
+    if (outbox_.WriteDone(ok)) {
+      Pump();
+    } else if (!ok) {
+      FinishWith(grpc::Status(grpc::StatusCode::CANCELLED,
+                              "writing to the watcher failed"));
+    }
+  }
+  void OnCancel() {
+    FinishWith(grpc::Status(grpc::StatusCode::CANCELLED, "watch cancelled"));
+  }
+  void OnDone();
+
+ private:
+  absl::Status Start(const WatchRequest& request);
+  // Reads the next batch of events from the history when everything before
+  // it has been written.
+  void Pump();
+  void FinishWith(const grpc::Status& status);
+
+  Ledger* const ledger_;
+  StreamRegistry* const registry_;
+  EventLog* const log_;
+  const int batch_events_;
+  const std::string peer_;
+  StreamOutbox<WatchReactorBase, WatchResponse> outbox_;
+
+  absl::Mutex fetch_mu_;
+  WatchFilter filter_ ABSL_GUARDED_BY(fetch_mu_);
+  // Every matching event at or below it has been queued.
+  uint64_t cursor_ ABSL_GUARDED_BY(fetch_mu_) = 0;
+  // False until a first EventsAfter call checked the filter.
+  bool filter_checked_ ABSL_GUARDED_BY(fetch_mu_) = false;
+
+  absl::Mutex mu_;
+  std::optional<uint64_t> subscription_ ABSL_GUARDED_BY(mu_);
+};
+
+class WatchReactor final : public WatchReactorBase {
+ public:
+  explicit WatchReactor(std::shared_ptr<WatchStream> stream)
+      : stream_(std::move(stream)) {
+    stream_->Attach(this);
+  }
+  void OnWriteDone(bool ok) override { stream_->OnWriteDone(ok); }
+  void OnCancel() override { stream_->OnCancel(); }
+  void OnDone() override {
+    stream_->OnDone();
+    delete this;
+  }
+
+ private:
+  const std::shared_ptr<WatchStream> stream_;
+};
+
+void WatchStream::Begin(const WatchRequest& request) {
+  const absl::Status started = Start(request);
+  if (!started.ok()) {
+    FinishWith(ToGrpcStatus(started));
+    return;
+  }
+  std::weak_ptr<WatchStream> weak = weak_from_this();
+  const uint64_t subscription = ledger_->Subscribe([weak]() {
+    if (std::shared_ptr<WatchStream> stream = weak.lock()) stream->Pump();
+  });
+  {
+    absl::MutexLock lock(&mu_);
+    subscription_ = subscription;
+  }
+  // Changes between the start and the subscription.
+  Pump();
+}
+
+absl::Status WatchStream::Start(const WatchRequest& request) {
+  CCB_RETURN_IF_ERROR(RequireNonEmptyKeys(request.job_keys(), "job_keys"));
+  WatchFilter filter;
+  filter.batch = request.batch();
+  filter.job_keys.assign(request.job_keys().begin(), request.job_keys().end());
+  std::vector<WatchResponse> initial;
+  uint64_t cursor = 0;
+  if (request.resume_token().empty()) {
+    CCB_ASSIGN_OR_RETURN(WatchStart start, ledger_->StartWatch(filter));
+    initial.reserve(start.current.size() + 1);
+    for (v1::JobView& view : start.current) {
+      WatchResponse& response = initial.emplace_back();
+      *response.mutable_current() = std::move(view);
+    }
+    WatchResponse& done = initial.emplace_back();
+    done.set_initial_state_done(true);
+    done.set_resume_token(ResumeToken(start.after_seq));
+    cursor = start.after_seq;
+  } else {
+    CCB_ASSIGN_OR_RETURN(cursor, ParseResumeToken(request.resume_token()));
+    const uint64_t newest = ledger_->LastEventSeq();
+    if (cursor > newest) {
+      return absl::OutOfRangeError(absl::StrCat(
+          "resume_token ", cursor, " is past the ledger's newest event ",
+          newest,
+          " (was the ledger's database replaced?); watch again without a "
+          "token"));
+    }
+  }
+  log_->Log("watch_started",
+            {{"peer", peer_},
+             {"batch", filter.batch},
+             {"jobs", filter.job_keys.size()},
+             {"resume_token", request.resume_token()},
+             {"initial_views", initial.empty() ? 0 : initial.size() - 1}});
+  {
+    absl::MutexLock lock(&fetch_mu_);
+    filter_ = std::move(filter);
+    cursor_ = cursor;
+  }
+  outbox_.Push(std::move(initial));
+  return absl::OkStatus();
+}
+
+void WatchStream::Pump() {
+  absl::MutexLock lock(&fetch_mu_);
+  // While anything is queued or in flight, OnWriteDone pumps again when it
+  // is written: at most one batch per watcher is ever held.
+  if (!outbox_.Idle()) return;
+  const uint64_t newest = ledger_->LastEventSeq();
+  if (filter_checked_ && newest <= cursor_) return;
+  absl::StatusOr<std::vector<v1::JobEvent>> events =
+      ledger_->EventsAfter(filter_, cursor_, batch_events_);
+  if (!events.ok()) {
+    FinishWith(ToGrpcStatus(events.status()));
+    return;
+  }
+  filter_checked_ = true;
+  const bool full = events->size() >= static_cast<size_t>(batch_events_);
+  const uint64_t last_sent = events->empty() ? cursor_ : events->back().seq();
+  // A short batch holds every matching event up to `newest` (read before
+  // the call), so the non-matching ones up to there need no second look.
+  cursor_ = full ? last_sent : std::max(last_sent, newest);
+  if (events->empty()) return;
+  std::vector<WatchResponse> changes;
+  changes.reserve(events->size());
+  for (v1::JobEvent& event : *events) {
+    WatchResponse& response = changes.emplace_back();
+    response.set_resume_token(ResumeToken(event.seq()));
+    *response.mutable_change() = std::move(event);
+  }
+  outbox_.Push(std::move(changes));
+}
+
+void WatchStream::FinishWith(const grpc::Status& status) {
+  if (!outbox_.Finish(status)) return;
+  log_->Log("watch_finished",
+            {{"peer", peer_},
+             {"code", absl::StatusCodeToString(
+                          static_cast<absl::StatusCode>(status.error_code()))},
+             {"message", status.error_message()}});
+}
+
+void WatchStream::OnDone() {
+  outbox_.Detach();
+  std::optional<uint64_t> subscription;
+  {
+    absl::MutexLock lock(&mu_);
+    subscription = subscription_;
+  }
+  if (subscription.has_value()) ledger_->Unsubscribe(*subscription);
+  registry_->Remove(this);
+}
+
+}  // namespace
+
+LedgerGrpcService::LedgerGrpcService(Ledger* ledger, EventLog* log,
+                                     LedgerGrpcServiceOptions options)
+    : ledger_(ledger), log_(log), options_(options) {}
+
+LedgerGrpcService::~LedgerGrpcService() = default;
+
+void LedgerGrpcService::LogCall(absl::string_view method,
+                                grpc::CallbackServerContext* context,
+                                const absl::Status& status,
+                                absl::string_view subject, bool mutation) {
+  if (status.ok() && !mutation) return;
+  log_->Log("rpc", {{"method", method},
+                    {"peer", context->peer()},
+                    {"subject", subject},
+                    {"code", absl::StatusCodeToString(status.code())},
+                    {"error", status.message()}});
+}
+
+grpc::ServerUnaryReactor* LedgerGrpcService::ImportBatch(
+    grpc::CallbackServerContext* context, const v1::ImportBatchRequest* request,
+    v1::ImportBatchResponse* response) {
+  absl::StatusOr<v1::ImportBatchResponse> result =
+      [&]() -> absl::StatusOr<v1::ImportBatchResponse> {
+    if (!request->has_batch()) {
+      return absl::InvalidArgumentError(
+          "ImportBatchRequest.batch is missing; send the batch read from a "
+          "batchfile");
+    }
+    return ledger_->ImportBatch(*request);
+  }();
+  LogCall("ImportBatch", context, result.status(), request->batch().name(),
+          true);
+  return Reply(context, std::move(result), response);
+}
+
+grpc::ServerUnaryReactor* LedgerGrpcService::PauseBatch(
+    grpc::CallbackServerContext* context, const v1::PauseBatchRequest* request,
+    v1::BatchInfo* response) {
+  absl::StatusOr<v1::BatchInfo> result =
+      [&]() -> absl::StatusOr<v1::BatchInfo> {
+    CCB_RETURN_IF_ERROR(
+        RequireName(request->batch(), "batch", "name the batch to pause"));
+    return ledger_->SetPaused(request->batch(), true);
+  }();
+  LogCall("PauseBatch", context, result.status(), request->batch(), true);
+  return Reply(context, std::move(result), response);
+}
+
+grpc::ServerUnaryReactor* LedgerGrpcService::ResumeBatch(
+    grpc::CallbackServerContext* context, const v1::ResumeBatchRequest* request,
+    v1::BatchInfo* response) {
+  absl::StatusOr<v1::BatchInfo> result =
+      [&]() -> absl::StatusOr<v1::BatchInfo> {
+    CCB_RETURN_IF_ERROR(
+        RequireName(request->batch(), "batch", "name the batch to resume"));
+    return ledger_->SetPaused(request->batch(), false);
+  }();
+  LogCall("ResumeBatch", context, result.status(), request->batch(), true);
+  return Reply(context, std::move(result), response);
+}
+
+grpc::ServerUnaryReactor* LedgerGrpcService::ListJobs(
+    grpc::CallbackServerContext* context, const v1::ListJobsRequest* request,
+    v1::ListJobsResponse* response) {
+  absl::StatusOr<v1::ListJobsResponse> result =
+      [&]() -> absl::StatusOr<v1::ListJobsResponse> {
+    CCB_RETURN_IF_ERROR(CheckListJobs(*request));
+    return ledger_->ListJobs(*request);
+  }();
+  LogCall("ListJobs", context, result.status(), request->batch(), false);
+  return Reply(context, std::move(result), response);
+}
+
+grpc::ServerUnaryReactor* LedgerGrpcService::GetJob(
+    grpc::CallbackServerContext* context, const v1::GetJobRequest* request,
+    v1::GetJobResponse* response) {
+  absl::StatusOr<v1::GetJobResponse> result =
+      [&]() -> absl::StatusOr<v1::GetJobResponse> {
+    CCB_RETURN_IF_ERROR(RequireName(request->key(), "key",
+                                    "give the job's key, \"batch/basename\""));
+    return ledger_->GetJob(*request);
+  }();
+  LogCall("GetJob", context, result.status(), request->key(), false);
+  return Reply(context, std::move(result), response);
+}
+
+grpc::ServerWriteReactor<WatchResponse>* LedgerGrpcService::Watch(
+    grpc::CallbackServerContext* context, const WatchRequest* request) {
+  auto stream = std::make_shared<WatchStream>(
+      ledger_, &registry_, log_, options_.watch_batch_events, context->peer());
+  const bool accepted = registry_.Add(stream);
+  auto* reactor = new WatchReactor(stream);
+  if (accepted) {
+    stream->Begin(*request);
+  } else {
+    stream->Close(grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                               "the ledger is shutting down; watch again "
+                               "later with the last resume_token"));
+  }
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* LedgerGrpcService::Summary(
+    grpc::CallbackServerContext* context, const v1::SummaryRequest* request,
+    v1::SummaryResponse* response) {
+  absl::StatusOr<v1::SummaryResponse> result = ledger_->Summary(*request);
+  LogCall("Summary", context, result.status(), request->batch(), false);
+  return Reply(context, std::move(result), response);
+}
+
+grpc::ServerUnaryReactor* LedgerGrpcService::Retry(
+    grpc::CallbackServerContext* context, const v1::RetryRequest* request,
+    v1::RetryResponse* response) {
+  absl::StatusOr<v1::RetryResponse> result =
+      [&]() -> absl::StatusOr<v1::RetryResponse> {
+    CCB_RETURN_IF_ERROR(RequireKeysOrName(request->job_keys(), "job_keys",
+                                          request->failed_in_batch(),
+                                          "failed_in_batch"));
+    // Until token auth names the caller, the peer address does.
+    return ledger_->Retry(*request, absl::StrCat("client ", context->peer()));
+  }();
+  LogCall("Retry", context, result.status(),
+          request->failed_in_batch().empty()
+              ? absl::StrJoin(request->job_keys(), ",")
+              : request->failed_in_batch(),
+          true);
+  return Reply(context, std::move(result), response);
+}
+
+grpc::ServerUnaryReactor* LedgerGrpcService::Cancel(
+    grpc::CallbackServerContext* context, const v1::CancelRequest* request,
+    v1::CancelResponse* response) {
+  absl::StatusOr<v1::CancelResponse> result =
+      [&]() -> absl::StatusOr<v1::CancelResponse> {
+    CCB_RETURN_IF_ERROR(RequireKeysOrName(request->job_keys(), "job_keys",
+                                          request->batch(), "batch"));
+    return ledger_->Cancel(*request);
+  }();
+  LogCall("Cancel", context, result.status(),
+          request->batch().empty() ? absl::StrJoin(request->job_keys(), ",")
+                                   : request->batch(),
+          true);
+  return Reply(context, std::move(result), response);
+}
+
+grpc::ServerUnaryReactor* LedgerGrpcService::ListClusters(
+    grpc::CallbackServerContext* context,
+    const v1::ListClustersRequest* /*request*/,
+    v1::ListClustersResponse* response) {
+  return Reply(
+      context,
+      absl::StatusOr<v1::ListClustersResponse>(ledger_->ListClusters()),
+      response);
+}
+
+grpc::ServerUnaryReactor* LedgerGrpcService::ExportLedger(
+    grpc::CallbackServerContext* context,
+    const v1::ExportLedgerRequest* request,
+    v1::ExportLedgerResponse* response) {
+  absl::StatusOr<v1::ExportLedgerResponse> result =
+      ledger_->ExportLedger(*request);
+  LogCall("ExportLedger", context, result.status(), request->batch(), false);
+  return Reply(context, std::move(result), response);
+}
+
+void LedgerGrpcService::CloseAllStreams() {
+  registry_.CloseAll(grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                                  "the ledger is shutting down; watch again "
+                                  "later with the last resume_token"));
+}
+
+bool LedgerGrpcService::WaitUntilNoStreams(absl::Duration timeout) {
+  return registry_.WaitUntilEmpty(timeout);
+}
+
+}  // namespace ccbatch::ledger

@@ -1,0 +1,122 @@
+// LedgerService (DESIGN §4) over gRPC's callback API: each RPC checks the
+// shape of its request, calls the Ledger, and maps the absl::Status to a
+// grpc::Status with the same canonical code and message (grpc_status.h).
+//
+// Watch (a ServerWriteReactor per call):
+//  - without resume_token: the current views of the matching jobs
+//    (`current`, no token), then `initial_state_done`, then every matching
+//    status change (`change`) in event order;
+//  - with resume_token: no initial state; every matching change after the
+//    token, then on as above.
+//  The resume token is the decimal text of a ledger event seq (JobEvent.seq):
+//  on `change` it is that event's seq, on `initial_state_done` the seq the
+//  initial state reflects. `current` messages carry none: a client cut off
+//  before `initial_state_done` starts over without a token. A token past the
+//  ledger's newest event (its history was reset) is OUT_OF_RANGE; a token
+//  that is not a decimal number is INVALID_ARGUMENT.
+//  A watcher never holds more than one batch of events in memory: events are
+//  read from the ledger's history (Ledger::EventsAfter) only when the
+//  previous batch has been written, so a slow watcher lags behind in the
+//  history instead of growing a queue.
+#ifndef CCBATCH_LEDGER_SERVICE_LEDGER_GRPC_SERVICE_H_
+#define CCBATCH_LEDGER_SERVICE_LEDGER_GRPC_SERVICE_H_
+
+#include <cstddef>
+#include <string>
+
+#include "absl/time/time.h"
+#include "ccbatch/v1/ledger.grpc.pb.h"
+#include "ccbatch/v1/ledger.pb.h"
+#include "grpcpp/grpcpp.h"
+#include "ledger_service/event_log.h"
+#include "ledger_service/ledger.h"
+#include "ledger_service/stream_registry.h"
+
+namespace ccbatch::ledger {
+
+struct LedgerGrpcServiceOptions {
+  // Events read from the history per batch, per watcher.
+  int watch_batch_events = 256;
+};
+
+// Thread-safe.
+class LedgerGrpcService final
+    : public ccbatch::v1::LedgerService::CallbackService {
+ public:
+  // REQUIRES: `ledger` and `log` outlive the service (not owned); the
+  // service outlives the grpc::Server it is registered with, and that
+  // server's Shutdown has returned before the service is destroyed.
+  LedgerGrpcService(Ledger* ledger, EventLog* log,
+                    LedgerGrpcServiceOptions options = {});
+  ~LedgerGrpcService() override;
+
+  grpc::ServerUnaryReactor* ImportBatch(
+      grpc::CallbackServerContext* context,
+      const ccbatch::v1::ImportBatchRequest* request,
+      ccbatch::v1::ImportBatchResponse* response) override;
+  grpc::ServerUnaryReactor* PauseBatch(
+      grpc::CallbackServerContext* context,
+      const ccbatch::v1::PauseBatchRequest* request,
+      ccbatch::v1::BatchInfo* response) override;
+  grpc::ServerUnaryReactor* ResumeBatch(
+      grpc::CallbackServerContext* context,
+      const ccbatch::v1::ResumeBatchRequest* request,
+      ccbatch::v1::BatchInfo* response) override;
+  grpc::ServerUnaryReactor* ListJobs(
+      grpc::CallbackServerContext* context,
+      const ccbatch::v1::ListJobsRequest* request,
+      ccbatch::v1::ListJobsResponse* response) override;
+  grpc::ServerUnaryReactor* GetJob(
+      grpc::CallbackServerContext* context,
+      const ccbatch::v1::GetJobRequest* request,
+      ccbatch::v1::GetJobResponse* response) override;
+  grpc::ServerWriteReactor<ccbatch::v1::WatchResponse>* Watch(
+      grpc::CallbackServerContext* context,
+      const ccbatch::v1::WatchRequest* request) override;
+  grpc::ServerUnaryReactor* Summary(
+      grpc::CallbackServerContext* context,
+      const ccbatch::v1::SummaryRequest* request,
+      ccbatch::v1::SummaryResponse* response) override;
+  grpc::ServerUnaryReactor* Retry(
+      grpc::CallbackServerContext* context,
+      const ccbatch::v1::RetryRequest* request,
+      ccbatch::v1::RetryResponse* response) override;
+  grpc::ServerUnaryReactor* Cancel(
+      grpc::CallbackServerContext* context,
+      const ccbatch::v1::CancelRequest* request,
+      ccbatch::v1::CancelResponse* response) override;
+  grpc::ServerUnaryReactor* ListClusters(
+      grpc::CallbackServerContext* context,
+      const ccbatch::v1::ListClustersRequest* request,
+      ccbatch::v1::ListClustersResponse* response) override;
+  grpc::ServerUnaryReactor* ExportLedger(
+      grpc::CallbackServerContext* context,
+      const ccbatch::v1::ExportLedgerRequest* request,
+      ccbatch::v1::ExportLedgerResponse* response) override;
+
+  // Finishes every open Watch with UNAVAILABLE and refuses new ones.
+  void CloseAllStreams();
+  // Waits until every Watch reactor is gone (or `timeout`).
+  bool WaitUntilNoStreams(absl::Duration timeout);
+  size_t open_streams() const { return registry_.size(); }
+
+ private:
+  // Logs a mutation, or any failed call, as one line.
+  void LogCall(absl::string_view method, grpc::CallbackServerContext* context,
+               const absl::Status& status, absl::string_view subject,
+               bool mutation);
+
+  Ledger* const ledger_;
+  EventLog* const log_;
+  const LedgerGrpcServiceOptions options_;
+  StreamRegistry registry_;
+};
+
+// The resume token naming event `seq`, and back. ParseResumeToken returns
+// INVALID_ARGUMENT for anything but decimal digits fitting in 64 bits.
+std::string ResumeToken(uint64_t seq);
+absl::StatusOr<uint64_t> ParseResumeToken(absl::string_view token);
+
+}  // namespace ccbatch::ledger
+
+#endif  // CCBATCH_LEDGER_SERVICE_LEDGER_GRPC_SERVICE_H_

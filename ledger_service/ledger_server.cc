@@ -1,0 +1,126 @@
+#include "ledger_service/ledger_server.h"
+
+#include <chrono>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "grpc/grpc.h"
+
+namespace ccbatch::ledger {
+namespace {
+
+// A dead agent (machine gone, no FIN) is noticed within about
+// kKeepaliveTime + kKeepaliveTimeout, far inside the staleness limit.
+constexpr int kKeepaliveTimeMs = 60'000;
+constexpr int kKeepaliveTimeoutMs = 20'000;
+// Agents may ping this often on an idle stream to keep NATs open.
+constexpr int kMinClientPingIntervalMs = 10'000;
+
+}  // namespace
+
+LedgerServer::LedgerServer(Ledger* ledger, EventLog* log,
+                           LedgerServerOptions options)
+    : ledger_(ledger),
+      log_(log),
+      options_(std::move(options)),
+      agent_service_(ledger, log, options_.snapshot_limits),
+      ledger_service_(ledger, log, options_.ledger_service) {}
+
+absl::StatusOr<std::unique_ptr<LedgerServer>> LedgerServer::Start(
+    Ledger* ledger, EventLog* log, LedgerServerOptions options) {
+  if (options.tick_interval <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "tick interval ", absl::FormatDuration(options.tick_interval),
+        " must be positive (or infinite: no ticks)"));
+  }
+  std::unique_ptr<LedgerServer> server(
+      new LedgerServer(ledger, log, std::move(options)));
+  const LedgerServerOptions& opts = server->options_;
+
+  grpc::ServerBuilder builder;
+  int selected_port = 0;
+  builder.AddListeningPort(opts.listen_address,
+                           opts.credentials != nullptr
+                               ? opts.credentials
+                               : grpc::InsecureServerCredentials(),
+                           &selected_port);
+  builder.SetMaxReceiveMessageSize(opts.max_receive_message_bytes);
+  // Without this, Linux lets a second server bind the same port and the
+  // kernel splits connections between the two ledgers.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, kKeepaliveTimeMs);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS,
+                             kKeepaliveTimeoutMs);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  builder.AddChannelArgument(
+      GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS,
+      kMinClientPingIntervalMs);
+  builder.RegisterService(&server->agent_service_);
+  builder.RegisterService(&server->ledger_service_);
+  server->server_ = builder.BuildAndStart();
+  if (server->server_ == nullptr || selected_port == 0) {
+    if (server->server_ != nullptr) server->server_->Shutdown();
+    {
+      absl::MutexLock lock(&server->mu_);
+      server->stopped_ = true;
+    }
+    return absl::FailedPreconditionError(absl::StrCat(
+        "cannot listen on \"", opts.listen_address,
+        "\": the port is in use, the address is not on this machine, or it "
+        "is malformed (expected HOST:PORT, e.g. 127.0.0.1:50051)"));
+  }
+  server->port_ = selected_port;
+  if (opts.tick_interval != absl::InfiniteDuration()) {
+    server->tick_thread_ = std::thread([s = server.get()]() { s->TickLoop(); });
+  }
+  log->Log("server_started",
+           {{"listen", opts.listen_address},
+            {"port", selected_port},
+            {"tls", opts.credentials != nullptr ? "yes" : "no"}});
+  return server;
+}
+
+LedgerServer::~LedgerServer() { Shutdown(); }
+
+void LedgerServer::TickLoop() {
+  while (true) {
+    {
+      absl::MutexLock lock(&mu_);
+      if (mu_.AwaitWithTimeout(absl::Condition(&stopping_),
+                               options_.tick_interval)) {
+        return;
+      }
+    }
+    ledger_->Tick();
+  }
+}
+
+void LedgerServer::Shutdown() {
+  absl::MutexLock serial(&shutdown_mu_);
+  {
+    absl::MutexLock lock(&mu_);
+    if (stopped_) return;
+    stopping_ = true;
+  }
+  if (tick_thread_.joinable()) tick_thread_.join();
+  // Streams never end by themselves: finish them now rather than at the
+  // deadline, so agents and watchers hear why.
+  agent_service_.CloseAllStreams();
+  ledger_service_.CloseAllStreams();
+  server_->Shutdown(std::chrono::system_clock::now() +
+                    absl::ToChronoMilliseconds(options_.shutdown_grace));
+  // Server::Shutdown waits for every call's OnDone; this also covers
+  // reactors refused during shutdown.
+  const bool drained =
+      agent_service_.WaitUntilNoStreams(options_.shutdown_grace) &&
+      ledger_service_.WaitUntilNoStreams(options_.shutdown_grace);
+  {
+    absl::MutexLock lock(&mu_);
+    stopped_ = true;
+  }
+  log_->Log("server_stopped",
+            {{"port", port_}, {"streams_drained", drained ? "yes" : "no"}});
+}
+
+}  // namespace ccbatch::ledger

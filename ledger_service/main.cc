@@ -1,0 +1,193 @@
+// ledger_service: the central ccbatch server (DESIGN §2). Wires the real
+// clock, RocksDB store, ledger core and gRPC server; everything it does is
+// in the libraries it calls.
+#include <pthread.h>
+#include <signal.h>
+
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/time.h"
+#include "common/clock.h"
+#include "common/file_system.h"
+#include "common/status_macros.h"
+#include "ledger_service/event_log.h"
+#include "ledger_service/ledger.h"
+#include "ledger_service/ledger_server.h"
+#include "ledger_service/server_flags.h"
+#include "ledger_service/store_rocksdb.h"
+
+ABSL_FLAG(std::string, listen, "127.0.0.1:50051",
+          "gRPC address to serve agents and clients on (HOST:PORT; port 0 "
+          "picks a free one, see --port_file). Without --token_file only "
+          "loopback addresses are allowed.");
+ABSL_FLAG(std::string, db, "",
+          "Required. Directory of the ledger's RocksDB database; created if "
+          "missing (its parent must exist).");
+ABSL_FLAG(std::string, token_file, "",
+          "Bearer tokens for agents, readers and admins. Token "
+          "authentication is not implemented yet: the ledger refuses to "
+          "start with this flag rather than run unauthenticated.");
+ABSL_FLAG(std::string, tls_cert, "", "PEM certificate chain for TLS.");
+ABSL_FLAG(std::string, tls_key, "", "PEM private key for TLS.");
+ABSL_FLAG(std::string, tls_client_ca, "",
+          "PEM CA bundle; when set, clients must present a certificate it "
+          "signed (mutual TLS).");
+ABSL_FLAG(absl::Duration, staleness, absl::Minutes(5),
+          "A cluster whose agent sent no snapshot for this long makes its "
+          "jobs UNKNOWN.");
+ABSL_FLAG(std::vector<std::string>, cluster_cap, {},
+          "NAME=N: at most N of the agent user's jobs queued on cluster NAME "
+          "(every job in its snapshot, including ones submitted by hand). "
+          "Repeatable, or comma-separated.");
+ABSL_FLAG(std::string, default_cluster, "",
+          "Cluster for batches imported without one (empty: such imports are "
+          "refused).");
+ABSL_FLAG(std::string, port_file, "",
+          "After the server has started, write its port here (for "
+          "--listen=127.0.0.1:0 in tests and scripts).");
+
+namespace ccbatch::ledger {
+namespace {
+
+absl::Status CheckAccessFlags(const std::string& listen) {
+  const std::string token_file = absl::GetFlag(FLAGS_token_file);
+  if (!token_file.empty()) {
+    return absl::UnimplementedError(absl::StrCat(
+        "--token_file=", token_file,
+        ": token authentication is not implemented in this build yet; "
+        "refusing to start rather than serve without the authentication "
+        "you asked for. Until it is, run without --token_file on a loopback "
+        "--listen address"));
+  }
+  if (!IsLoopbackListenAddress(listen)) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "--listen=", listen,
+        " can be reached from other machines, and without --token_file "
+        "anyone reaching it could import, cancel and speak for any cluster; "
+        "listen on a loopback address (e.g. --listen=127.0.0.1:50051) and "
+        "reach it through an SSH tunnel"));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<LedgerOptions> LedgerOptionsFromFlags() {
+  LedgerOptions options;
+  options.staleness = absl::GetFlag(FLAGS_staleness);
+  if (options.staleness <= absl::ZeroDuration() ||
+      options.staleness == absl::InfiniteDuration()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--staleness=", absl::FormatDuration(options.staleness),
+                     " must be a positive, finite duration, e.g. 5m"));
+  }
+  CCB_ASSIGN_OR_RETURN(options.cluster_caps,
+                       ParseClusterCaps(absl::GetFlag(FLAGS_cluster_cap)));
+  options.default_cluster = absl::GetFlag(FLAGS_default_cluster);
+  return options;
+}
+
+// Serves until SIGINT or SIGTERM (blocked in every thread by main and
+// received here with sigwait).
+absl::Status Serve(const sigset_t& stop_signals, EventLog& log) {
+  const std::string db = absl::GetFlag(FLAGS_db);
+  if (db.empty()) {
+    return absl::InvalidArgumentError(
+        "--db is required: the directory of the ledger's database (created "
+        "if missing), e.g. --db=/var/lib/ccbatch/ledger");
+  }
+  LedgerServerOptions server_options;
+  server_options.listen_address = absl::GetFlag(FLAGS_listen);
+  CCB_RETURN_IF_ERROR(CheckAccessFlags(server_options.listen_address));
+  CCB_ASSIGN_OR_RETURN(LedgerOptions ledger_options, LedgerOptionsFromFlags());
+  common::FileSystem& files = *common::PosixFileSystem::Default();
+  CCB_ASSIGN_OR_RETURN(
+      server_options.credentials,
+      ServerCredentialsFromFiles(
+          {absl::GetFlag(FLAGS_tls_cert), absl::GetFlag(FLAGS_tls_key),
+           absl::GetFlag(FLAGS_tls_client_ca)},
+          files));
+
+  CCB_ASSIGN_OR_RETURN(std::unique_ptr<RocksDbStore> store,
+                       RocksDbStore::Open(db));
+  log.Log("store_opened", {{"db", db}});
+  CCB_ASSIGN_OR_RETURN(std::unique_ptr<Ledger> ledger,
+                       Ledger::Open(store.get(), common::RealClock::Default(),
+                                    std::move(ledger_options)));
+  CCB_ASSIGN_OR_RETURN(
+      std::unique_ptr<LedgerServer> server,
+      LedgerServer::Start(ledger.get(), &log, std::move(server_options)));
+  const std::string port_file = absl::GetFlag(FLAGS_port_file);
+  if (!port_file.empty()) {
+    const absl::Status written =
+        files.WriteFile(port_file, absl::StrCat(server->port(), "\n"));
+    if (!written.ok()) {
+      server->Shutdown();
+      return written;
+    }
+  }
+  log.Log(
+      "ledger_ready",
+      {{"port", server->port()},
+       {"staleness", absl::FormatDuration(absl::GetFlag(FLAGS_staleness))}});
+
+  int signal_number = 0;
+  sigwait(&stop_signals, &signal_number);
+  log.Log("shutdown_requested",
+          {{"signal", signal_number == SIGINT ? "SIGINT" : "SIGTERM"}});
+  server->Shutdown();
+  server.reset();
+  ledger.reset();
+  store.reset();
+  log.Log("ledger_stopped", {});
+  return absl::OkStatus();
+}
+
+}  // namespace
+}  // namespace ccbatch::ledger
+
+int main(int argc, char** argv) {
+  // Blocked before any thread starts, so every thread inherits the mask and
+  // only Serve's sigwait receives them.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
+  absl::SetProgramUsageMessage(
+      "The ccbatch ledger: owns every fact about the lab's jobs and serves "
+      "agents (AgentService) and clients (LedgerService) on one gRPC port.\n"
+      "Usage: ledger_service --db=DIR [--listen=127.0.0.1:50051] "
+      "[--cluster_cap=NAME=N]...");
+  std::vector<std::string> args = ccbatch::ledger::MergeRepeatedFlag(
+      std::vector<std::string>(argv, argv + argc), "cluster_cap");
+  std::vector<char*> arg_pointers;
+  for (std::string& arg : args) arg_pointers.push_back(arg.data());
+  const std::vector<char*> positional = absl::ParseCommandLine(
+      static_cast<int>(arg_pointers.size()), arg_pointers.data());
+  if (positional.size() > 1) {
+    std::fprintf(stderr,
+                 "ledger_service: unexpected argument \"%s\"; it takes only "
+                 "flags (see --help)\n",
+                 positional[1]);
+    return 2;
+  }
+
+  ccbatch::ledger::EventLog log = ccbatch::ledger::EventLog::ToStderr(
+      ccbatch::common::RealClock::Default());
+  const absl::Status status = ccbatch::ledger::Serve(stop_signals, log);
+  if (!status.ok()) {
+    log.Log("fatal", {{"code", absl::StatusCodeToString(status.code())},
+                      {"error", status.message()}});
+    return status.code() == absl::StatusCode::kInvalidArgument ? 2 : 1;
+  }
+  return 0;
+}
