@@ -45,7 +45,7 @@ EventLog::EventLog(const common::Clock* clock, Sink sink,
     : clock_(clock), sink_(std::move(sink)), context_(RenderContext(context)) {}
 
 void EventLog::Log(absl::string_view event,
-                   std::initializer_list<LogField> fields) const {
+                   absl::Span<const LogField> fields) const {
   std::string line =
       absl::StrCat("ts=",
                    absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", clock_->Now(),

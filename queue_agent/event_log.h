@@ -10,12 +10,12 @@
 #define CCBATCH_QUEUE_AGENT_EVENT_LOG_H_
 
 #include <functional>
-#include <initializer_list>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "absl/strings/string_view.h"
+#include "absl/types/span.h"
 #include "common/clock.h"
 
 namespace ccbatch::agent {
@@ -37,7 +37,7 @@ class EventLog final {
 
   // Writes `ts=<now> <context> event=<event> <fields>`.
   void Log(absl::string_view event,
-           std::initializer_list<LogField> fields = {}) const;
+           absl::Span<const LogField> fields = {}) const;
 
   // A sink writing each line and a newline to stderr with one write(2), so
   // lines from different threads never interleave.
