@@ -59,4 +59,12 @@ void EventLog::Log(absl::string_view event,
   sink_(line);
 }
 
+void EventLog::LogPreformatted(absl::string_view event,
+                               absl::string_view fields) {
+  std::string line = FormatEventLine(clock_->Now(), event, {});
+  if (!fields.empty()) absl::StrAppend(&line, " ", fields);
+  absl::MutexLock lock(&mu_);
+  sink_(line);
+}
+
 }  // namespace ccbatch::ledger

@@ -41,6 +41,9 @@ class EventLog final {
   static EventLog ToStderr(common::Clock* clock);
 
   void Log(absl::string_view event, std::initializer_list<LogField> fields);
+  // For sources that format their own `key=value` pairs (the ledger core's
+  // LedgerOptions::log): `fields` is appended as is after the event.
+  void LogPreformatted(absl::string_view event, absl::string_view fields);
 
  private:
   common::Clock* const clock_;

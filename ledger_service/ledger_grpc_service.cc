@@ -95,6 +95,15 @@ absl::Status CheckListJobs(const v1::ListJobsRequest& request) {
   return absl::OkStatus();
 }
 
+// The keys a call names, shortened for the log.
+std::string KeysForLog(
+    const google::protobuf::RepeatedPtrField<std::string>& keys) {
+  constexpr int kShown = 5;
+  if (keys.size() <= kShown) return absl::StrJoin(keys, ",");
+  return absl::StrCat(absl::StrJoin(keys.begin(), keys.begin() + kShown, ","),
+                      ",... (", keys.size(), " jobs)");
+}
+
 template <typename Response>
 grpc::ServerUnaryReactor* Reply(grpc::CallbackServerContext* context,
                                 absl::StatusOr<Response> result,
@@ -415,9 +424,8 @@ grpc::ServerUnaryReactor* LedgerGrpcService::Retry(
     return ledger_->Retry(*request, absl::StrCat("client ", context->peer()));
   }();
   LogCall("Retry", context, result.status(),
-          request->failed_in_batch().empty()
-              ? absl::StrJoin(request->job_keys(), ",")
-              : request->failed_in_batch(),
+          request->failed_in_batch().empty() ? KeysForLog(request->job_keys())
+                                             : request->failed_in_batch(),
           true);
   return Reply(context, std::move(result), response);
 }
@@ -432,7 +440,7 @@ grpc::ServerUnaryReactor* LedgerGrpcService::Cancel(
     return ledger_->Cancel(*request);
   }();
   LogCall("Cancel", context, result.status(),
-          request->batch().empty() ? absl::StrJoin(request->job_keys(), ",")
+          request->batch().empty() ? KeysForLog(request->job_keys())
                                    : request->batch(),
           true);
   return Reply(context, std::move(result), response);

@@ -79,8 +79,11 @@ absl::Status CheckAccessFlags(const std::string& listen) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<LedgerOptions> LedgerOptionsFromFlags() {
+absl::StatusOr<LedgerOptions> LedgerOptionsFromFlags(EventLog& log) {
   LedgerOptions options;
+  options.log = [&log](absl::string_view event, absl::string_view details) {
+    log.LogPreformatted(event, details);
+  };
   options.staleness = absl::GetFlag(FLAGS_staleness);
   if (options.staleness <= absl::ZeroDuration() ||
       options.staleness == absl::InfiniteDuration()) {
@@ -106,7 +109,8 @@ absl::Status Serve(const sigset_t& stop_signals, EventLog& log) {
   LedgerServerOptions server_options;
   server_options.listen_address = absl::GetFlag(FLAGS_listen);
   CCB_RETURN_IF_ERROR(CheckAccessFlags(server_options.listen_address));
-  CCB_ASSIGN_OR_RETURN(LedgerOptions ledger_options, LedgerOptionsFromFlags());
+  CCB_ASSIGN_OR_RETURN(LedgerOptions ledger_options,
+                       LedgerOptionsFromFlags(log));
   common::FileSystem& files = *common::PosixFileSystem::Default();
   CCB_ASSIGN_OR_RETURN(
       server_options.credentials,

@@ -51,5 +51,18 @@ TEST(EventLogTest, SinkGetsOneLineStampedByTheClock) {
                                  "ts=2026-01-01T00:00:01.005Z event=b"));
 }
 
+TEST(EventLogTest, PreformattedFieldsAreAppendedAsTheyAre) {
+  common::FakeClock clock(kAt);
+  std::vector<std::string> lines;
+  EventLog log(&clock,
+               [&](absl::string_view line) { lines.emplace_back(line); });
+  log.LogPreformatted("stream_replaced", "cluster=hpc1 old=3 new=4");
+  log.LogPreformatted("bare", "");
+  EXPECT_THAT(lines, ElementsAre("ts=2026-01-01T00:00:00.005Z "
+                                 "event=stream_replaced cluster=hpc1 old=3 "
+                                 "new=4",
+                                 "ts=2026-01-01T00:00:00.005Z event=bare"));
+}
+
 }  // namespace
 }  // namespace ccbatch::ledger
