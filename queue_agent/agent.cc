@@ -223,16 +223,21 @@ void Agent::StreamLoop() {
   ReconnectBackoff backoff(options_.reconnect);
   absl::BitGen random;
   while (!stopping()) {
-    if (RunStream()) backoff.Reset();
+    bool acknowledged = false;
+    const grpc::Status status = RunStream(&acknowledged);
+    if (acknowledged) backoff.Reset();
+    if (stopping()) return;
     const absl::Duration delay = backoff.Next(random);
+    log_->Log("stream_closed",
+              {{"code", Str(static_cast<int64_t>(status.error_code()))},
+               {"message", status.error_message()},
+               {"reconnect_in", absl::FormatDuration(delay)}});
     absl::MutexLock lock(&mu_);
-    if (stopping_) return;
-    log_->Log("reconnect_wait", {{"delay", absl::FormatDuration(delay)}});
     mu_.AwaitWithTimeout(absl::Condition(&stopping_), delay);
   }
 }
 
-bool Agent::RunStream() {
+grpc::Status Agent::RunStream(bool* acknowledged) {
   grpc::ClientContext context;
   if (!options_.bearer_token.empty()) {
     context.AddMetadata("authorization",
@@ -240,7 +245,7 @@ bool Agent::RunStream() {
   }
   {
     absl::MutexLock lock(&mu_);
-    if (stopping_) return false;
+    if (stopping_) return grpc::Status::CANCELLED;
     stream_context_ = &context;
     stream_broken_ = false;
     hello_acked_ = false;
@@ -259,16 +264,10 @@ bool Agent::RunStream() {
   context.TryCancel();
   reader.join();
   const grpc::Status status = stream->Finish();
-  bool acked = false;
-  {
-    absl::MutexLock lock(&mu_);
-    stream_context_ = nullptr;
-    acked = hello_acked_;
-  }
-  log_->Log("stream_closed",
-            {{"code", Str(static_cast<int64_t>(status.error_code()))},
-             {"message", status.error_message()}});
-  return acked;
+  absl::MutexLock lock(&mu_);
+  stream_context_ = nullptr;
+  *acknowledged = hello_acked_;
+  return status;
 }
 
 v1::AgentMessage Agent::Hello() const {

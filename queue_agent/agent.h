@@ -150,9 +150,10 @@ class Agent final : public QueueView {
   void Publish(ProbeOutcome outcome);
 
   void StreamLoop();
-  // Runs one stream until it breaks or the agent stops; true if the ledger
-  // acknowledged its Hello (the stream worked, so the backoff restarts).
-  bool RunStream();
+  // Runs one stream until it breaks or the agent stops and returns how it
+  // ended; `acknowledged` tells whether the ledger answered its Hello (the
+  // stream worked, so the backoff restarts).
+  grpc::Status RunStream(bool* acknowledged);
   void ReadLoop(Stream* stream);
   bool WriteLoop(Stream* stream);
   bool WriteItem(Stream* stream, OutboxItem item);

@@ -11,6 +11,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/clock.h"
+#include "common/fake_file_system.h"
 #include "common/fake_process_runner.h"
 #include "common/process_runner.h"
 #include "gmock/gmock.h"
@@ -19,7 +20,11 @@
 #include "gtest/gtest.h"
 #include "queue_agent/event_log.h"
 #include "queue_agent/order_executor.h"
+#include "queue_agent/order_journal.h"
+#include "queue_agent/output_checker.h"
+#include "queue_agent/rule_sets.h"
 #include "queue_agent/squeue_probe.h"
+#include "queue_agent/submitter.h"
 #include "tests/queue_agent/scripted_agent_ledger.h"
 
 namespace ccbatch::agent {
@@ -382,6 +387,10 @@ TEST_F(AgentTest, HelloAckMovesSequenceNumbersPastTheLedgers) {
   StartAgent(Options());
   ASSERT_TRUE(agent_->AwaitCounters(
       [](const AgentCounters& c) { return c.hello_acks >= 1; }, kWait));
+  // The first snapshot is out (else the next would replace it unsent).
+  ASSERT_TRUE(ledger_.WaitFor([](const std::vector<ReceivedMessage>& r) {
+    return CompleteSnapshotSeqs(r).size() == 1;
+  }));
   ProbeAgain();
   ASSERT_TRUE(ledger_.WaitFor([](const std::vector<ReceivedMessage>& r) {
     return CompleteSnapshotSeqs(r).size() >= 2;
@@ -427,6 +436,67 @@ TEST_F(AgentTest, ProbesWhileTheLedgerIsUnreachableAndSendsOnlyTheNewest) {
   EXPECT_EQ(counters.snapshots_sent, 0);
   EXPECT_EQ(counters.outbox.snapshots_superseded, 3);
   EXPECT_TRUE(counters.snapshot_waiting);
+}
+
+// The runtime with the real Submitter (journal and checker over a fake file
+// system, sbatch played by a FakeProcessRunner).
+TEST_F(AgentTest, ResentOrderAfterReconnectIsAnsweredFromTheJournal) {
+  common::FakeFileSystem fs;
+  ASSERT_TRUE(fs.CreateDirectories("/state").ok());
+  fs.SetFile("/runs/b1/water/water.sh", "#!/bin/bash\n", clock_.Now());
+  auto rules = LoadRuleSets("", &fs);
+  ASSERT_TRUE(rules.ok()) << rules.status();
+  auto checker = OutputChecker::Create(*rules, &fs);
+  ASSERT_TRUE(checker.ok()) << checker.status();
+  auto journal = OrderJournal::Open(&fs, "/state");
+  ASSERT_TRUE(journal.ok()) << journal.status();
+  common::FakeProcessRunner sbatch(&clock_);
+  sbatch.OnProgram("sbatch", ExitedWith(0, "4812\n"));
+
+  squeue_.Set(ExitedWith(0, SqueueLines(1)));
+  auto agent =
+      Agent::Create(Options(),
+                    grpc::CreateChannel(ledger_.address(),
+                                        grpc::InsecureChannelCredentials()),
+                    probe_.get(), &clock_, &log_);
+  ASSERT_TRUE(agent.ok()) << agent.status();
+  agent_ = *std::move(agent);
+  Submitter submitter(SubmitterOptions(), journal->get(), checker->get(),
+                      &sbatch, &fs, agent_.get(), &clock_, &log_);
+  agent_->Start(&submitter);
+
+  v1::LedgerDirective submit;
+  v1::SubmitOrder* order = submit.mutable_submit();
+  order->set_order_id("o-42");
+  order->set_job_key("b1/water");
+  order->set_directory("/runs/b1/water");
+  order->set_basename("water");
+  order->set_program(v1::PROGRAM_GAUSSIAN);
+  order->set_attempt(1);
+  ledger_.Send(submit);
+  auto answers_on = [](int stream) {
+    return [stream](const std::vector<ReceivedMessage>& r) {
+      for (const ReceivedMessage& m : r) {
+        if (m.stream == stream && m.message.has_submit_result()) return true;
+      }
+      return false;
+    };
+  };
+  ASSERT_TRUE(ledger_.WaitFor(answers_on(1)));
+
+  // The ledger restarts before it stored the answer, and re-sends.
+  ledger_.DropStream();
+  ledger_.Send(submit);
+  ASSERT_TRUE(ledger_.WaitFor(answers_on(2)));
+  std::vector<std::string> ids;
+  for (const ReceivedMessage& m : ledger_.received()) {
+    if (m.message.has_submit_result()) {
+      ids.push_back(m.message.submit_result().slurm_job_id());
+    }
+  }
+  EXPECT_THAT(ids, ElementsAre("4812", "4812"));
+  EXPECT_EQ(sbatch.CallCount(), 1);
+  agent_->Stop();  // before the submitter goes
 }
 
 class SlowLedgerAgentTest : public AgentTest {

@@ -54,6 +54,9 @@ void ScriptedAgentLedger::DropStream() {
   absl::MutexLock lock(&mu_);
   dropped_stream_ = current_stream_;
   if (current_context_ != nullptr) current_context_->TryCancel();
+  // Directives sent from now on wait for the next stream.
+  current_stream_ = 0;
+  current_context_ = nullptr;
 }
 
 void ScriptedAgentLedger::PauseReading(bool paused) {
