@@ -19,7 +19,11 @@
 //   ledger applied; orders go to the worker's queue.
 // - worker: runs orders one at a time through the OrderExecutor and queues
 //   the answers. An order re-sent while the same order id is still queued or
-//   running is not queued twice.
+//   running is not queued twice. An answer is kept until written (across
+//   reconnects, up to max_waiting_results); one whose write fails with the
+//   stream is not written again: the ledger re-sends orders it has not seen
+//   answered, and the journal answers a re-sent SubmitOrder without running
+//   it twice.
 #ifndef CCBATCH_QUEUE_AGENT_AGENT_H_
 #define CCBATCH_QUEUE_AGENT_AGENT_H_
 
