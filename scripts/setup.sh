@@ -10,6 +10,8 @@ PACKAGES=(
   libabsl-dev librocksdb-dev libre2-dev libcli11-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev python3 openssl clang-format
+  # fuzzing (libFuzzer + sanitizers) and the metrics endpoint
+  clang-14 libclang-rt-14-dev libcpp-httplib-dev
   # a real single-node SLURM and real chemistry for system tests and the demo
   slurmctld slurmd slurm-client munge xtb
 )
