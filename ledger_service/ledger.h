@@ -55,6 +55,11 @@ struct LedgerOptions {
   // The cluster used for a batch imported without one. Empty: such an
   // import is refused with INVALID_ARGUMENT.
   std::string default_cluster;
+  // Receives the ledger's operational log: an event name ("result_ignored",
+  // "unmatched_verdict", "stream_replaced", ...) and key=value details.
+  // Called with internal locks held: must not call back into the ledger.
+  // Unset: one line per event on stderr.
+  std::function<void(absl::string_view event, absl::string_view details)> log;
 };
 
 // A parsed, fully assembled snapshot of one cluster (the gRPC layer

@@ -313,11 +313,19 @@ void LedgerGrpcService::LogCall(absl::string_view method,
                                 const absl::Status& status,
                                 absl::string_view subject, bool mutation) {
   if (status.ok() && !mutation) return;
-  log_->Log("rpc", {{"method", method},
-                    {"peer", context->peer()},
-                    {"subject", subject},
-                    {"code", absl::StatusCodeToString(status.code())},
-                    {"error", status.message()}});
+  const std::string code = absl::StatusCodeToString(status.code());
+  if (status.ok()) {
+    log_->Log("rpc", {{"method", method},
+                      {"peer", context->peer()},
+                      {"subject", subject},
+                      {"code", code}});
+  } else {
+    log_->Log("rpc", {{"method", method},
+                      {"peer", context->peer()},
+                      {"subject", subject},
+                      {"code", code},
+                      {"error", status.message()}});
+  }
 }
 
 grpc::ServerUnaryReactor* LedgerGrpcService::ImportBatch(

@@ -1,0 +1,417 @@
+// Private to //ledger_service:ledger: the state behind ledger.h and the
+// change pipeline every mutation goes through. Split over ledger_*.cc by
+// concern (loading, committing, agent side, client side, queries).
+//
+// The in-memory model, rebuilt from the store by Load():
+//  - jobs are dense indices (StatusComputer's), assigned in (batch name,
+//    batchfile order) at load and appended by later imports; each has a
+//    compact JobRecord beside its JobFacts (definitions stay in the store);
+//  - per batch: its jobs in batchfile order, counts per published status,
+//    and the READY jobs free to submit (ordered by position);
+//  - per cluster: the health and snapshot header, the `slurm job id -> job`
+//    index of current attempts, entries of the latest snapshot that belong
+//    to no current attempt, the jobs whose absence a snapshot must notice,
+//    and outstanding orders (all, and those due on the current stream).
+//
+// A mutation builds a Change: it edits facts and names the jobs, then
+// Commit() re-derives them (incrementally), publishes status changes
+// (counts, cache, index, events), runs follow-ups (CheckOutput for jobs that
+// became COMPLETING, automatic retries, the scheduler) until nothing moves,
+// and writes everything in one WriteBatch (synced when it holds orders,
+// attempts or user intents). If that write fails, memory is rebuilt from the
+// store, so memory never runs ahead of what is stored.
+#ifndef CCBATCH_LEDGER_SERVICE_LEDGER_IMPL_H_
+#define CCBATCH_LEDGER_SERVICE_LEDGER_IMPL_H_
+
+#include <array>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/btree_set.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "ccbatch/v1/agent.pb.h"
+#include "ccbatch/v1/job.pb.h"
+#include "ccbatch/v1/ledger.pb.h"
+#include "common/clock.h"
+#include "google/protobuf/timestamp.pb.h"
+#include "ledger_service/ledger.h"
+#include "ledger_service/ledger_records.pb.h"
+#include "ledger_service/status_computer.h"
+#include "ledger_service/store.h"
+
+namespace ccbatch::ledger {
+
+// JobStatus values are 0..12.
+inline constexpr int kStatusSlots = 13;
+using StatusCounts = std::array<int32_t, kStatusSlots>;
+
+// Order ids are "o" + 12 zero-padded digits of a persisted counter, so key
+// order in the orders family is creation order, across restarts.
+std::string FormatOrderId(uint64_t number);
+// 0 when `id` is not one of ours.
+uint64_t ParseOrderId(absl::string_view id);
+
+// Timestamps in records; an infinite time gives the empty Timestamp.
+google::protobuf::Timestamp TimestampOf(absl::Time time);
+// Unix microseconds, 0 for an infinite past (the "unset" of JobRecord).
+int64_t MicrosOf(absl::Time time);
+absl::Time TimeOfMicros(int64_t micros);
+
+// The key of a verdict that matched no job or order, kept for inspection.
+std::string UnmatchedVerdictKey(absl::string_view cluster,
+                                absl::string_view id);
+inline constexpr absl::string_view kUnmatchedVerdictPrefix = "~unmatched/";
+// Meta keys owned by the ledger.
+inline constexpr absl::string_view kNextOrderKey = "next_order";
+inline constexpr absl::string_view kLastEventSeqKey = "last_event_seq";
+// Parts of a cluster's keys (ClusterKey(cluster, part)).
+inline constexpr absl::string_view kClusterStatePart = "state";
+inline constexpr absl::string_view kClusterEntryPart = "entry/";
+
+enum class OrderKind : uint8_t { kSubmit, kCheck, kCancel };
+
+struct OrderRecord {
+  OrderKind kind = OrderKind::kSubmit;
+  int32_t job = -1;
+  int32_t cluster = -1;
+  // The attempt the order is about; 0 for an adoption check.
+  int32_t attempt = 0;
+  // False only for an order created in this process and never handed to
+  // any stream: such an order can still be withdrawn.
+  bool maybe_handed = false;
+  uint64_t handed_stream = 0;
+  absl::Time handed_at = absl::InfinitePast();
+  int32_t rehands = 0;
+};
+
+struct JobRecord {
+  int32_t batch = -1;
+  // Index in the batch's job list (batchfile order).
+  int32_t position = 0;
+  // The cluster whose counts include the job: its attempt's, else its
+  // batch's.
+  int32_t cluster = -1;
+  ccbatch::v1::JobStatus status = ccbatch::v1::JOB_STATUS_UNSPECIFIED;
+  // An adoption CheckOutput is outstanding: the job must not be submitted.
+  bool adoption_pending = false;
+  // Listed in its cluster's `tracked` (see ClusterState).
+  bool in_tracked = false;
+  // The queue entry's state differs from the stored attempt's
+  // last_queue_state (written when the job leaves the queue).
+  bool queue_state_unsaved = false;
+  bool in_submittable = false;
+  // Unix microseconds; 0 when unset.
+  int64_t status_since_us = 0;
+  int64_t finished_seen_us = 0;
+  int64_t recheck_at_us = 0;
+  uint64_t last_event_seq = 0;
+  // Outstanding orders of the current attempt (or adoption); 0: none.
+  uint64_t submit_order = 0;
+  uint64_t check_order = 0;
+  uint64_t cancel_order = 0;
+};
+
+struct BatchState {
+  records::StoredBatch record;
+  std::vector<int32_t> jobs;
+  StatusCounts counts{};
+  int32_t cluster = -1;
+  // Positions of READY jobs without an outstanding adoption check.
+  absl::btree_set<int32_t> submittable;
+};
+
+struct UntrackedEntry {
+  QueueEntryFacts facts;
+  uint32_t seen_epoch = 0;
+};
+
+struct ClusterState {
+  std::string name;
+  records::ClusterRecord record;
+  bool connected = false;
+  uint64_t stream = 0;
+  absl::Time connection_changed_at = absl::InfinitePast();
+  // Current attempts with a SLURM job id on this cluster.
+  absl::flat_hash_map<std::string, int32_t> job_by_slurm_id;
+  // Entries of the latest snapshot that are no current attempt's.
+  absl::flat_hash_map<std::string, UntrackedEntry> untracked;
+  // Jobs in the latest snapshot or not yet seen finished (may hold stale
+  // entries; JobRecord::in_tracked is the truth).
+  std::vector<int32_t> tracked;
+  // Entries of the latest snapshot in a non-terminal state.
+  int64_t queued = 0;
+  StatusCounts counts{};
+  std::set<uint64_t> orders;
+  // Outstanding orders not yet handed to `stream`.
+  std::set<uint64_t> due;
+  int64_t unmatched_verdicts = 0;
+};
+
+// One mutation in progress (see the file comment).
+struct Change {
+  explicit Change(absl::Time now) : now(now) {}
+  absl::Time now;
+  // The first error met while building the change: Commit then writes
+  // nothing and rebuilds memory from the store.
+  absl::Status error;
+  WriteBatch batch;
+  bool sync = false;
+  bool notify = false;
+  std::vector<int> dirty;
+  // Attempts read and modified during this change; written by Commit.
+  absl::flat_hash_map<int, ccbatch::v1::Attempt> attempts;
+  // Definitions written during this change (an import), by job.
+  absl::flat_hash_map<int, ccbatch::v1::JobDefinition> definitions;
+  absl::flat_hash_set<int> dirty_clusters;
+  bool meta_dirty = false;
+  // Published in the current round; consumed by follow-ups.
+  std::vector<int> became_completing;
+  std::vector<int> became_failed;
+  // Appended to the reason of the job's next event ("retry by ...").
+  absl::flat_hash_map<int, std::string> event_notes;
+  // Jobs whose status changed, when the caller answers with them.
+  bool collect_changed = false;
+  std::vector<int> changed_jobs;
+};
+
+class Ledger::Impl {
+ public:
+  Impl(Store* store, common::Clock* clock, LedgerOptions options);
+
+  absl::Status Open();
+
+  // Client side.
+  absl::StatusOr<ccbatch::v1::ImportBatchResponse> ImportBatch(
+      const ccbatch::v1::ImportBatchRequest& request);
+  absl::StatusOr<ccbatch::v1::BatchInfo> SetPaused(absl::string_view batch,
+                                                   bool paused);
+  absl::StatusOr<ccbatch::v1::ListJobsResponse> ListJobs(
+      const ccbatch::v1::ListJobsRequest& request) const;
+  absl::StatusOr<ccbatch::v1::GetJobResponse> GetJob(
+      const ccbatch::v1::GetJobRequest& request) const;
+  absl::StatusOr<ccbatch::v1::SummaryResponse> Summary(
+      const ccbatch::v1::SummaryRequest& request) const;
+  absl::StatusOr<ccbatch::v1::RetryResponse> Retry(
+      const ccbatch::v1::RetryRequest& request, absl::string_view requested_by);
+  absl::StatusOr<ccbatch::v1::CancelResponse> Cancel(
+      const ccbatch::v1::CancelRequest& request);
+  ccbatch::v1::ListClustersResponse ListClusters() const;
+  absl::StatusOr<ccbatch::v1::ExportLedgerResponse> ExportLedger(
+      const ccbatch::v1::ExportLedgerRequest& request) const;
+  absl::StatusOr<WatchStart> StartWatch(const WatchFilter& filter) const;
+  absl::StatusOr<std::vector<ccbatch::v1::JobEvent>> EventsAfter(
+      const WatchFilter& filter, uint64_t after_seq, int max_events) const;
+  uint64_t LastEventSeq() const;
+
+  // Agent side.
+  absl::StatusOr<ccbatch::v1::HelloAck> AgentConnected(
+      const ccbatch::v1::Hello& hello, uint64_t stream_id);
+  void AgentDisconnected(absl::string_view cluster, uint64_t stream_id);
+  absl::Status ApplySnapshot(absl::string_view cluster,
+                             const AssembledSnapshot& snapshot);
+  absl::Status ApplyProbeFailure(absl::string_view cluster,
+                                 const ccbatch::v1::ProbeFailure& failure);
+  absl::Status ApplyCheckOutputResult(
+      absl::string_view cluster, const ccbatch::v1::CheckOutputResult& result);
+  absl::Status ApplySubmitResult(absl::string_view cluster,
+                                 const ccbatch::v1::SubmitResult& result);
+  absl::Status ApplyCancelResult(absl::string_view cluster,
+                                 const ccbatch::v1::CancelResult& result);
+  std::vector<ccbatch::v1::LedgerDirective> TakeDirectives(
+      absl::string_view cluster, uint64_t stream_id);
+  void Tick();
+
+  uint64_t Subscribe(std::function<void()> on_change);
+  void Unsubscribe(uint64_t subscription);
+
+ private:
+  struct WatchMatcher;
+
+  // ---- Loading (ledger_load.cc) ----
+  // Rebuilds all state from the store; on failure leaves an empty, usable
+  // state and returns the error.
+  absl::Status Load() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status LoadSteps(Change& change) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void ResetState() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // OK, or (after a write failed and memory could not be rebuilt) a retry
+  // of Load(): UNAVAILABLE while the store stays broken.
+  absl::Status EnsureUsable() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Load() after a failed write, keeping the agents' stream bindings.
+  void ReloadAfterFailedWrite(const absl::Status& cause)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Rebuilds job_by_key_ over the computer's job keys.
+  void IndexJobKeys() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  // ---- The change pipeline (ledger_commit.cc) ----
+  absl::Status Commit(Change& change) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void Publish(absl::Span<const int> changed, Change& change)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void FollowUps(Change& change) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void Schedule(Change& change) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void MaybeRetryAutomatically(int job, Change& change)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void FlushOverlays(Change& change) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void AppendEvent(int job, ccbatch::v1::JobStatus from,
+                   ccbatch::v1::JobStatus to, std::string reason,
+                   Change& change) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void PutStatusCache(int job, Change& change)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Moves the job's published status between count tables.
+  void CountStatus(int job, ccbatch::v1::JobStatus status, int delta)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void SetJobCluster(int job, int cluster) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void UpdateSubmittable(int job) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void SetRecheck(int job, int64_t at_us) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  // The attempt record of the job's current attempt, read once per change.
+  absl::StatusOr<ccbatch::v1::Attempt*> MutableAttempt(int job, Change& change)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Moves the job's attempt overlay (if any) into the change's batch.
+  void FlushAttempt(int job, Change& change) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::StatusOr<ccbatch::v1::JobDefinition> LoadDefinition(
+      int job, const Change* change) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::StatusOr<records::StoredJob> LoadStoredJob(int job) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  // Orders. Each returns the order number.
+  absl::Status CreateAttempt(int job, absl::string_view started_because,
+                             Change& change) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status CreateCheck(int job, Change& change)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status CreateAdoptionCheck(int job,
+                                   const ccbatch::v1::JobDefinition& definition,
+                                   Change& change)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status CreateCancel(int job, Change& change)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  uint64_t AddOrder(OrderKind kind, int job, int cluster, int attempt,
+                    ccbatch::v1::LedgerDirective directive, Change& change)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void RemoveOrder(uint64_t order, Change& change)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Forgets the current attempt's SLURM id binding before a new attempt.
+  void DetachAttempt(int job) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  // ---- Agent side helpers (ledger_agent.cc) ----
+  int ClusterIndex(absl::string_view name) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  const ClusterState* FindCluster(absl::string_view name) const
+      ABSL_SHARED_LOCKS_REQUIRED(mu_);
+  void PushClusterFacts(int cluster) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void ApplyTrackedEntry(int job, const ccbatch::v1::QueueEntry& entry,
+                         absl::Time taken_at, ClusterState& cluster,
+                         Change& change) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void ApplyUntrackedEntry(const ccbatch::v1::QueueEntry& entry,
+                           ClusterState& cluster, Change& change)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void SweepTracked(absl::Time taken_at, ClusterState& cluster, Change& change)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void MarkFinishedSeen(int job, absl::Time at, Change& change)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Binds the current attempt's new SLURM id; attaches its entry from the
+  // latest snapshot or notices that the snapshot already misses it.
+  void BindSlurmId(int job, Change& change) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status AcceptVerdict(int job, int attempt, ccbatch::v1::Verdict verdict,
+                             Change& change) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void AcceptAdoptionAnswer(int job, ccbatch::v1::Verdict verdict,
+                            Change& change) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void KeepUnmatchedVerdict(int cluster, absl::string_view order_id,
+                            ccbatch::v1::Verdict verdict, Change& change)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Finds the order `order_id` of `kind` answered from `cluster`; logs and
+  // returns nullptr when it is unknown (already answered) or mismatched.
+  const OrderRecord* FindAnsweredOrder(absl::string_view cluster,
+                                       absl::string_view order_id,
+                                       OrderKind kind, uint64_t* number)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  // ---- Client side helpers (ledger_client.cc) ----
+  absl::StatusOr<int> JobIndex(absl::string_view key) const
+      ABSL_SHARED_LOCKS_REQUIRED(mu_);
+  absl::StatusOr<int> BatchIndex(absl::string_view name) const
+      ABSL_SHARED_LOCKS_REQUIRED(mu_);
+  // Failed/cancelled upstream roots of a BROKEN_DEPENDENCY job.
+  std::vector<int> BrokenRoots(int job) const ABSL_SHARED_LOCKS_REQUIRED(mu_);
+  absl::Status SetCancelIntent(int job, bool cancelled, Change& change)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status CancelJob(int job, Change& change)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  // ---- Queries (ledger_queries.cc) ----
+  ccbatch::v1::JobView ViewOf(int job) const ABSL_SHARED_LOCKS_REQUIRED(mu_);
+  std::vector<ccbatch::v1::JobView> ViewsOf(absl::Span<const int> jobs) const
+      ABSL_SHARED_LOCKS_REQUIRED(mu_);
+  ccbatch::v1::BatchInfo InfoOf(int batch) const
+      ABSL_SHARED_LOCKS_REQUIRED(mu_);
+  ccbatch::v1::ClusterInfo ClusterInfoOf(const ClusterState& cluster) const
+      ABSL_SHARED_LOCKS_REQUIRED(mu_);
+  absl::StatusOr<std::vector<ccbatch::v1::JobEvent>> RecentEventsOf(
+      int job, int max_events) const ABSL_SHARED_LOCKS_REQUIRED(mu_);
+  absl::Status CheckWatchFilter(const WatchFilter& filter) const
+      ABSL_SHARED_LOCKS_REQUIRED(mu_);
+
+  void Log(absl::string_view event, absl::string_view details) const;
+  void Notify();
+
+  absl::string_view KeyOf(int job) const ABSL_SHARED_LOCKS_REQUIRED(mu_) {
+    return computer_->facts(job).key;
+  }
+  const JobFacts& FactsOf(int job) const ABSL_SHARED_LOCKS_REQUIRED(mu_) {
+    return computer_->facts(job);
+  }
+
+  Store* const store_;
+  common::Clock* const clock_;
+  const LedgerOptions options_;
+
+  mutable absl::Mutex mu_;
+  std::vector<BatchState> batches_ ABSL_GUARDED_BY(mu_);
+  // Name -> index into batches_, in name order (listing order).
+  std::map<std::string, int, std::less<>> batch_by_name_ ABSL_GUARDED_BY(mu_);
+  std::vector<JobRecord> jobs_ ABSL_GUARDED_BY(mu_);
+  // Views into the computer's job keys; rebuilt whenever it is.
+  absl::flat_hash_map<absl::string_view, int32_t> job_by_key_
+      ABSL_GUARDED_BY(mu_);
+  std::optional<StatusComputer> computer_ ABSL_GUARDED_BY(mu_);
+  // A deque: references stay valid while clusters are added.
+  std::deque<ClusterState> clusters_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, int, std::less<>> cluster_by_name_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<uint64_t, OrderRecord> orders_ ABSL_GUARDED_BY(mu_);
+  uint64_t next_order_ ABSL_GUARDED_BY(mu_) = 1;
+  uint64_t last_event_seq_ ABSL_GUARDED_BY(mu_) = 0;
+  // Per job: the snapshot epoch in which it was last seen (epoch) or swept
+  // (epoch + 1). Epochs advance by 2 per snapshot.
+  std::vector<uint32_t> seen_epoch_ ABSL_GUARDED_BY(mu_);
+  uint32_t epoch_ ABSL_GUARDED_BY(mu_) = 0;
+  // (time in Unix microseconds, job) of inconclusive checks to repeat.
+  absl::btree_set<std::pair<int64_t, int32_t>> rechecks_ ABSL_GUARDED_BY(mu_);
+  // Set while Load() runs (a failed write then does not reload again) and
+  // when the last reload failed (see EnsureUsable).
+  bool loading_ ABSL_GUARDED_BY(mu_) = false;
+  absl::Status broken_ ABSL_GUARDED_BY(mu_);
+  // The newest events, for watchers that keep up without reading the store.
+  std::deque<ccbatch::v1::JobEvent> recent_events_ ABSL_GUARDED_BY(mu_);
+
+  absl::Mutex subscribers_mu_;
+  uint64_t next_subscription_ ABSL_GUARDED_BY(subscribers_mu_) = 1;
+  std::map<uint64_t, std::shared_ptr<std::function<void()>>> subscribers_
+      ABSL_GUARDED_BY(subscribers_mu_);
+};
+
+}  // namespace ccbatch::ledger
+
+#endif  // CCBATCH_LEDGER_SERVICE_LEDGER_IMPL_H_
