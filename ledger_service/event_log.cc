@@ -3,8 +3,6 @@
 #include <cstdio>
 #include <utility>
 
-#include "absl/strings/escaping.h"
-
 namespace ccbatch::ledger {
 namespace {
 
@@ -19,9 +17,42 @@ bool NeedsQuotes(absl::string_view value) {
   return false;
 }
 
+// Inside quotes only '"', '\\' and control characters are escaped, so
+// apostrophes and UTF-8 stay as they are.
+void AppendQuoted(std::string& line, absl::string_view value) {
+  line.push_back('"');
+  for (const char c : value) {
+    const auto byte = static_cast<unsigned char>(c);
+    switch (c) {
+      case '"':
+        line.append("\\\"");
+        break;
+      case '\\':
+        line.append("\\\\");
+        break;
+      case '\n':
+        line.append("\\n");
+        break;
+      case '\r':
+        line.append("\\r");
+        break;
+      case '\t':
+        line.append("\\t");
+        break;
+      default:
+        if (byte < 0x20 || byte == 0x7f) {
+          absl::StrAppend(&line, "\\x", absl::Hex(byte, absl::kZeroPad2));
+        } else {
+          line.push_back(c);
+        }
+    }
+  }
+  line.push_back('"');
+}
+
 void AppendValue(std::string& line, absl::string_view value) {
   if (NeedsQuotes(value)) {
-    absl::StrAppend(&line, "\"", absl::Utf8SafeCEscape(value), "\"");
+    AppendQuoted(line, value);
   } else {
     line.append(value.data(), value.size());
   }

@@ -12,7 +12,9 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/flags/usage_config.h"
 #include "absl/status/status.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/time.h"
@@ -171,6 +173,14 @@ int main(int argc, char** argv) {
       "agents (AgentService) and clients (LedgerService) on one gRPC port.\n"
       "Usage: ledger_service --db=DIR [--listen=127.0.0.1:50051] "
       "[--cluster_cap=NAME=N]...");
+  absl::FlagsUsageConfig usage;
+  // --help lists this file's flags (absl's default looks for a file named
+  // after the binary).
+  usage.contains_help_flags = [](absl::string_view file) {
+    return absl::EndsWith(file, "ledger_service/main.cc");
+  };
+  usage.contains_helpshort_flags = usage.contains_help_flags;
+  absl::SetFlagsUsageConfig(usage);
   std::vector<std::string> args = ccbatch::ledger::MergeRepeatedFlag(
       std::vector<std::string>(argv, argv + argc), "cluster_cap");
   std::vector<char*> arg_pointers;

@@ -34,6 +34,16 @@ TEST(FormatEventLineTest, ValuesThatWouldSplitAreQuotedAndEscaped) {
             "eq=\"a=b\" nl=\"line1\\nline2\"");
 }
 
+TEST(FormatEventLineTest, ApostrophesStayAndOtherControlsAreHex) {
+  EXPECT_EQ(FormatEventLine(kAt, "e",
+                            {{"msg", "the ledger's db"},
+                             {"ctl",
+                              "a\x01"
+                              "b"}}),
+            "ts=2026-01-01T00:00:00.005Z event=e msg=\"the ledger's db\" "
+            "ctl=\"a\\x01b\"");
+}
+
 TEST(FormatEventLineTest, Utf8IsKeptReadable) {
   EXPECT_EQ(FormatEventLine(kAt, "e", {{"job", "b/Ångström"}}),
             "ts=2026-01-01T00:00:00.005Z event=e job=b/Ångström");
