@@ -1,6 +1,7 @@
 #include "ledger_service/ledger_grpc_service.h"
 
 #include <algorithm>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <utility>
@@ -104,15 +105,20 @@ std::string KeysForLog(
                       ",... (", keys.size(), " jobs)");
 }
 
-template <typename Response>
-grpc::ServerUnaryReactor* Reply(grpc::CallbackServerContext* context,
-                                absl::StatusOr<Response> result,
-                                Response* response) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  if (result.ok()) *response = *std::move(result);
-  reactor->Finish(ToGrpcStatus(result.status()));
-  return reactor;
-}
+// Keeps its call counted as in flight until gRPC is done with it (the
+// answer sent or the call cancelled), so draining waits for answers too.
+class CountedUnaryReactor final : public grpc::ServerUnaryReactor {
+ public:
+  explicit CountedUnaryReactor(std::function<void()> on_done)
+      : on_done_(std::move(on_done)) {}
+  void OnDone() override {
+    on_done_();
+    delete this;
+  }
+
+ private:
+  const std::function<void()> on_done_;
+};
 
 // The state of one Watch call, shared by its reactor, the ledger's change
 // callback (weakly) and the registry.
@@ -308,6 +314,46 @@ LedgerGrpcService::LedgerGrpcService(Ledger* ledger, EventLog* log,
 
 LedgerGrpcService::~LedgerGrpcService() = default;
 
+bool LedgerGrpcService::EnterCall() {
+  absl::MutexLock lock(&calls_mu_);
+  if (draining_) return false;
+  ++calls_in_flight_;
+  return true;
+}
+
+void LedgerGrpcService::ExitCall() {
+  absl::MutexLock lock(&calls_mu_);
+  --calls_in_flight_;
+}
+
+bool LedgerGrpcService::DrainCalls(absl::Duration timeout) {
+  absl::MutexLock lock(&calls_mu_);
+  draining_ = true;
+  auto idle = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(calls_mu_) {
+    return calls_in_flight_ == 0;
+  };
+  return calls_mu_.AwaitWithTimeout(absl::Condition(&idle), timeout);
+}
+
+template <typename Response, typename Call>
+grpc::ServerUnaryReactor* LedgerGrpcService::Serve(
+    grpc::CallbackServerContext* context, absl::string_view method,
+    absl::string_view subject, bool mutation, Response* response, Call call) {
+  absl::StatusOr<Response> result = absl::UnavailableError(
+      "the ledger is shutting down; try again when it is back");
+  grpc::ServerUnaryReactor* reactor = nullptr;
+  if (EnterCall()) {
+    result = call();
+    reactor = new CountedUnaryReactor([this]() { ExitCall(); });
+  } else {
+    reactor = context->DefaultReactor();
+  }
+  LogCall(method, context, result.status(), subject, mutation);
+  if (result.ok()) *response = *std::move(result);
+  reactor->Finish(ToGrpcStatus(result.status()));
+  return reactor;
+}
+
 void LedgerGrpcService::LogCall(absl::string_view method,
                                 grpc::CallbackServerContext* context,
                                 const absl::Status& status,
@@ -331,69 +377,59 @@ void LedgerGrpcService::LogCall(absl::string_view method,
 grpc::ServerUnaryReactor* LedgerGrpcService::ImportBatch(
     grpc::CallbackServerContext* context, const v1::ImportBatchRequest* request,
     v1::ImportBatchResponse* response) {
-  absl::StatusOr<v1::ImportBatchResponse> result =
-      [&]() -> absl::StatusOr<v1::ImportBatchResponse> {
-    if (!request->has_batch()) {
-      return absl::InvalidArgumentError(
-          "ImportBatchRequest.batch is missing; send the batch read from a "
-          "batchfile");
-    }
-    return ledger_->ImportBatch(*request);
-  }();
-  LogCall("ImportBatch", context, result.status(), request->batch().name(),
-          true);
-  return Reply(context, std::move(result), response);
+  return Serve(context, "ImportBatch", request->batch().name(), true, response,
+               [&]() -> absl::StatusOr<v1::ImportBatchResponse> {
+                 if (!request->has_batch()) {
+                   return absl::InvalidArgumentError(
+                       "ImportBatchRequest.batch is missing; send the batch "
+                       "read from a batchfile");
+                 }
+                 return ledger_->ImportBatch(*request);
+               });
 }
 
 grpc::ServerUnaryReactor* LedgerGrpcService::PauseBatch(
     grpc::CallbackServerContext* context, const v1::PauseBatchRequest* request,
     v1::BatchInfo* response) {
-  absl::StatusOr<v1::BatchInfo> result =
-      [&]() -> absl::StatusOr<v1::BatchInfo> {
-    CCB_RETURN_IF_ERROR(
-        RequireName(request->batch(), "batch", "name the batch to pause"));
-    return ledger_->SetPaused(request->batch(), true);
-  }();
-  LogCall("PauseBatch", context, result.status(), request->batch(), true);
-  return Reply(context, std::move(result), response);
+  return Serve(context, "PauseBatch", request->batch(), true, response,
+               [&]() -> absl::StatusOr<v1::BatchInfo> {
+                 CCB_RETURN_IF_ERROR(RequireName(request->batch(), "batch",
+                                                 "name the batch to pause"));
+                 return ledger_->SetPaused(request->batch(), true);
+               });
 }
 
 grpc::ServerUnaryReactor* LedgerGrpcService::ResumeBatch(
     grpc::CallbackServerContext* context, const v1::ResumeBatchRequest* request,
     v1::BatchInfo* response) {
-  absl::StatusOr<v1::BatchInfo> result =
-      [&]() -> absl::StatusOr<v1::BatchInfo> {
-    CCB_RETURN_IF_ERROR(
-        RequireName(request->batch(), "batch", "name the batch to resume"));
-    return ledger_->SetPaused(request->batch(), false);
-  }();
-  LogCall("ResumeBatch", context, result.status(), request->batch(), true);
-  return Reply(context, std::move(result), response);
+  return Serve(context, "ResumeBatch", request->batch(), true, response,
+               [&]() -> absl::StatusOr<v1::BatchInfo> {
+                 CCB_RETURN_IF_ERROR(RequireName(request->batch(), "batch",
+                                                 "name the batch to resume"));
+                 return ledger_->SetPaused(request->batch(), false);
+               });
 }
 
 grpc::ServerUnaryReactor* LedgerGrpcService::ListJobs(
     grpc::CallbackServerContext* context, const v1::ListJobsRequest* request,
     v1::ListJobsResponse* response) {
-  absl::StatusOr<v1::ListJobsResponse> result =
-      [&]() -> absl::StatusOr<v1::ListJobsResponse> {
-    CCB_RETURN_IF_ERROR(CheckListJobs(*request));
-    return ledger_->ListJobs(*request);
-  }();
-  LogCall("ListJobs", context, result.status(), request->batch(), false);
-  return Reply(context, std::move(result), response);
+  return Serve(context, "ListJobs", request->batch(), false, response,
+               [&]() -> absl::StatusOr<v1::ListJobsResponse> {
+                 CCB_RETURN_IF_ERROR(CheckListJobs(*request));
+                 return ledger_->ListJobs(*request);
+               });
 }
 
 grpc::ServerUnaryReactor* LedgerGrpcService::GetJob(
     grpc::CallbackServerContext* context, const v1::GetJobRequest* request,
     v1::GetJobResponse* response) {
-  absl::StatusOr<v1::GetJobResponse> result =
+  return Serve(
+      context, "GetJob", request->key(), false, response,
       [&]() -> absl::StatusOr<v1::GetJobResponse> {
-    CCB_RETURN_IF_ERROR(RequireName(request->key(), "key",
-                                    "give the job's key, \"batch/basename\""));
-    return ledger_->GetJob(*request);
-  }();
-  LogCall("GetJob", context, result.status(), request->key(), false);
-  return Reply(context, std::move(result), response);
+        CCB_RETURN_IF_ERROR(RequireName(
+            request->key(), "key", "give the job's key, \"batch/basename\""));
+        return ledger_->GetJob(*request);
+      });
 }
 
 grpc::ServerWriteReactor<WatchResponse>* LedgerGrpcService::Watch(
@@ -415,63 +451,58 @@ grpc::ServerWriteReactor<WatchResponse>* LedgerGrpcService::Watch(
 grpc::ServerUnaryReactor* LedgerGrpcService::Summary(
     grpc::CallbackServerContext* context, const v1::SummaryRequest* request,
     v1::SummaryResponse* response) {
-  absl::StatusOr<v1::SummaryResponse> result = ledger_->Summary(*request);
-  LogCall("Summary", context, result.status(), request->batch(), false);
-  return Reply(context, std::move(result), response);
+  return Serve(context, "Summary", request->batch(), false, response,
+               [&]() { return ledger_->Summary(*request); });
 }
 
 grpc::ServerUnaryReactor* LedgerGrpcService::Retry(
     grpc::CallbackServerContext* context, const v1::RetryRequest* request,
     v1::RetryResponse* response) {
-  absl::StatusOr<v1::RetryResponse> result =
-      [&]() -> absl::StatusOr<v1::RetryResponse> {
-    CCB_RETURN_IF_ERROR(RequireKeysOrName(request->job_keys(), "job_keys",
-                                          request->failed_in_batch(),
-                                          "failed_in_batch"));
-    // Until token auth names the caller, the peer address does.
-    return ledger_->Retry(*request, absl::StrCat("client ", context->peer()));
-  }();
-  LogCall("Retry", context, result.status(),
-          request->failed_in_batch().empty() ? KeysForLog(request->job_keys())
-                                             : request->failed_in_batch(),
-          true);
-  return Reply(context, std::move(result), response);
+  const std::string subject = request->failed_in_batch().empty()
+                                  ? KeysForLog(request->job_keys())
+                                  : request->failed_in_batch();
+  return Serve(context, "Retry", subject, true, response,
+               [&]() -> absl::StatusOr<v1::RetryResponse> {
+                 CCB_RETURN_IF_ERROR(RequireKeysOrName(
+                     request->job_keys(), "job_keys",
+                     request->failed_in_batch(), "failed_in_batch"));
+                 // Until token auth names the caller, the peer address does.
+                 return ledger_->Retry(
+                     *request, absl::StrCat("client ", context->peer()));
+               });
 }
 
 grpc::ServerUnaryReactor* LedgerGrpcService::Cancel(
     grpc::CallbackServerContext* context, const v1::CancelRequest* request,
     v1::CancelResponse* response) {
-  absl::StatusOr<v1::CancelResponse> result =
+  const std::string subject = request->batch().empty()
+                                  ? KeysForLog(request->job_keys())
+                                  : request->batch();
+  return Serve(
+      context, "Cancel", subject, true, response,
       [&]() -> absl::StatusOr<v1::CancelResponse> {
-    CCB_RETURN_IF_ERROR(RequireKeysOrName(request->job_keys(), "job_keys",
-                                          request->batch(), "batch"));
-    return ledger_->Cancel(*request);
-  }();
-  LogCall("Cancel", context, result.status(),
-          request->batch().empty() ? KeysForLog(request->job_keys())
-                                   : request->batch(),
-          true);
-  return Reply(context, std::move(result), response);
+        CCB_RETURN_IF_ERROR(RequireKeysOrName(request->job_keys(), "job_keys",
+                                              request->batch(), "batch"));
+        return ledger_->Cancel(*request);
+      });
 }
 
 grpc::ServerUnaryReactor* LedgerGrpcService::ListClusters(
     grpc::CallbackServerContext* context,
     const v1::ListClustersRequest* /*request*/,
     v1::ListClustersResponse* response) {
-  return Reply(
-      context,
-      absl::StatusOr<v1::ListClustersResponse>(ledger_->ListClusters()),
-      response);
+  return Serve(context, "ListClusters", "", false, response,
+               [&]() -> absl::StatusOr<v1::ListClustersResponse> {
+                 return ledger_->ListClusters();
+               });
 }
 
 grpc::ServerUnaryReactor* LedgerGrpcService::ExportLedger(
     grpc::CallbackServerContext* context,
     const v1::ExportLedgerRequest* request,
     v1::ExportLedgerResponse* response) {
-  absl::StatusOr<v1::ExportLedgerResponse> result =
-      ledger_->ExportLedger(*request);
-  LogCall("ExportLedger", context, result.status(), request->batch(), false);
-  return Reply(context, std::move(result), response);
+  return Serve(context, "ExportLedger", request->batch(), false, response,
+               [&]() { return ledger_->ExportLedger(*request); });
 }
 
 void LedgerGrpcService::CloseAllStreams() {

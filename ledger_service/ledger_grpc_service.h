@@ -24,6 +24,10 @@
 #include <cstddef>
 #include <string>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "ccbatch/v1/ledger.grpc.pb.h"
 #include "ccbatch/v1/ledger.pb.h"
@@ -96,11 +100,24 @@ class LedgerGrpcService final
 
   // Finishes every open Watch with UNAVAILABLE and refuses new ones.
   void CloseAllStreams();
+  // Answers every later unary call UNAVAILABLE and waits (up to `timeout`)
+  // until the calls in progress have finished. Returns whether they have.
+  bool DrainCalls(absl::Duration timeout);
   // Waits until every Watch reactor is gone (or `timeout`).
   bool WaitUntilNoStreams(absl::Duration timeout);
   size_t open_streams() const { return registry_.size(); }
 
  private:
+  // Runs `call` (unless draining) and answers with its result, logging it.
+  template <typename Response, typename Call>
+  grpc::ServerUnaryReactor* Serve(grpc::CallbackServerContext* context,
+                                  absl::string_view method,
+                                  absl::string_view subject, bool mutation,
+                                  Response* response, Call call);
+  // False once draining; otherwise counts the call as in flight until
+  // ExitCall (from the call's reactor OnDone).
+  bool EnterCall();
+  void ExitCall();
   // Logs a mutation, or any failed call, as one line.
   void LogCall(absl::string_view method, grpc::CallbackServerContext* context,
                const absl::Status& status, absl::string_view subject,
@@ -110,6 +127,10 @@ class LedgerGrpcService final
   EventLog* const log_;
   const LedgerGrpcServiceOptions options_;
   StreamRegistry registry_;
+
+  absl::Mutex calls_mu_;
+  bool draining_ ABSL_GUARDED_BY(calls_mu_) = false;
+  int calls_in_flight_ ABSL_GUARDED_BY(calls_mu_) = 0;
 };
 
 // The resume token naming event `seq`, and back. ParseResumeToken returns

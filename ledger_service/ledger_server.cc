@@ -5,6 +5,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "grpc/grpc.h"
 
 namespace ccbatch::ledger {
@@ -104,23 +105,27 @@ void LedgerServer::Shutdown() {
     stopping_ = true;
   }
   if (tick_thread_.joinable()) tick_thread_.join();
-  // Streams never end by themselves: finish them now rather than at the
-  // deadline, so agents and watchers hear why.
+  // Streams never end by themselves: finish them now, so agents and
+  // watchers hear why. Unary calls in progress may finish; later ones are
+  // refused. Only then is the server stopped, at once: waiting for its
+  // deadline would also wait for idle client connections to go away.
   agent_service_.CloseAllStreams();
   ledger_service_.CloseAllStreams();
-  server_->Shutdown(std::chrono::system_clock::now() +
-                    absl::ToChronoMilliseconds(options_.shutdown_grace));
-  // Server::Shutdown waits for every call's OnDone; this also covers
-  // reactors refused during shutdown.
+  const absl::Time deadline = absl::Now() + options_.shutdown_grace;
+  const bool calls_done = ledger_service_.DrainCalls(options_.shutdown_grace);
   const bool drained =
-      agent_service_.WaitUntilNoStreams(options_.shutdown_grace) &&
-      ledger_service_.WaitUntilNoStreams(options_.shutdown_grace);
+      agent_service_.WaitUntilNoStreams(deadline - absl::Now()) &&
+      ledger_service_.WaitUntilNoStreams(deadline - absl::Now());
+  // Cancels whatever is left (calls that arrived meanwhile were refused);
+  // returns when every reactor is done.
+  server_->Shutdown(std::chrono::system_clock::now());
   {
     absl::MutexLock lock(&mu_);
     stopped_ = true;
   }
-  log_->Log("server_stopped",
-            {{"port", port_}, {"streams_drained", drained ? "yes" : "no"}});
+  log_->Log("server_stopped", {{"port", port_},
+                               {"calls_drained", calls_done ? "yes" : "no"},
+                               {"streams_drained", drained ? "yes" : "no"}});
 }
 
 }  // namespace ccbatch::ledger

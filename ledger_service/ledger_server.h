@@ -38,7 +38,8 @@ struct LedgerServerOptions {
   // How often Ledger::Tick runs. InfiniteDuration: never (tests tick by
   // hand after moving a FakeClock).
   absl::Duration tick_interval = absl::Seconds(1);
-  // Time given to unary calls in progress at shutdown.
+  // Time given to unary calls in progress, and to streams to finish, at
+  // shutdown.
   absl::Duration shutdown_grace = absl::Seconds(5);
   SnapshotAssemblerLimits snapshot_limits;
   LedgerGrpcServiceOptions ledger_service;
