@@ -1,12 +1,19 @@
-// Parsing a 100,000-line squeue output (~4.6 MB) in the agent's format.
-// Target (issue "queue_agent"): <= 15 ms per parse on one core.
+// The agent's cost per probe for a 100,000-line squeue output (~5 MB) in the
+// agent's format: parsing it, and turning the snapshot into the chunks sent
+// to the ledger. Target (issue 3): parsing <= 15 ms on one core.
 //
-//   bazel run -c opt //bench:squeue_parse_bench -- --benchmark_repetitions=5
+//   bazel run -c opt //bench:squeue_parse_bench -- \
+//       --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "benchmark/benchmark.h"
+#include "ccbatch/v1/agent.pb.h"
+#include "google/protobuf/arena.h"
+#include "queue_agent/queue_snapshot.h"
+#include "queue_agent/snapshot_chunker.h"
 #include "queue_agent/squeue_parser.h"
 
 namespace ccbatch::agent {
@@ -40,7 +47,85 @@ std::string MakeSqueueOutput(int lines) {
   return out;
 }
 
-void BM_ParseAgentFormat(benchmark::State& state) {
+void SetCounters(benchmark::State& state, const std::string& output) {
+  state.SetBytesProcessed(state.iterations() *
+                          static_cast<int64_t>(output.size()));
+  state.counters["lines"] = static_cast<double>(state.range(0));
+  state.counters["bytes"] = static_cast<double>(output.size());
+}
+
+// What the probe does with squeue's output: rows viewing the text.
+void BM_ParseRows(benchmark::State& state) {
+  const std::string output = MakeSqueueOutput(static_cast<int>(state.range(0)));
+  const SqueueParser parser;
+  for (auto _ : state) {
+    ParsedSqueueRows parsed = parser.ParseRows(output);
+    benchmark::DoNotOptimize(parsed.rows.data());
+    if (parsed.diagnostics.malformed_lines() != 0) {
+      state.SkipWithError("generated output did not parse");
+    }
+  }
+  SetCounters(state, output);
+}
+BENCHMARK(BM_ParseRows)->Arg(1000)->Arg(100000)->Unit(benchmark::kMillisecond);
+
+// The snapshot the probe would make of `output` (which must outlive it).
+QueueSnapshot ProbeSnapshot(const SqueueParser& parser,
+                            const std::shared_ptr<const std::string>& output) {
+  ParsedSqueueRows parsed = parser.ParseRows(*output);
+  QueueSnapshot snapshot;
+  snapshot.text = output;
+  snapshot.entries = std::move(parsed.rows);
+  snapshot.diagnostics = std::move(parsed.diagnostics);
+  return snapshot;
+}
+
+// The whole agent-side cost per probe, short of gRPC's serialization: parse,
+// then build every chunk the way Agent::WriteItem does (one AgentMessage
+// per chunk on its own arena, freed before the next is built).
+void BM_ParseAndChunk(benchmark::State& state) {
+  const auto output = std::make_shared<const std::string>(
+      MakeSqueueOutput(static_cast<int>(state.range(0))));
+  const SqueueParser parser;
+  for (auto _ : state) {
+    const QueueSnapshot snapshot = ProbeSnapshot(parser, output);
+    SnapshotChunker chunker(snapshot, 1);
+    int chunks = 0;
+    while (!chunker.done()) {
+      google::protobuf::Arena arena;
+      auto* message =
+          google::protobuf::Arena::CreateMessage<v1::AgentMessage>(&arena);
+      chunker.Next(message->mutable_snapshot_chunk());
+      benchmark::DoNotOptimize(message);
+      ++chunks;
+    }
+    state.counters["chunks"] = chunks;
+  }
+  SetCounters(state, *output);
+}
+BENCHMARK(BM_ParseAndChunk)
+    ->Arg(1000)
+    ->Arg(100000)
+    ->Unit(benchmark::kMillisecond);
+
+// As BM_ParseAndChunk, but every chunk a heap message (ChunkSnapshot), all
+// alive at once: what the arena saves.
+void BM_ParseAndChunkOnHeap(benchmark::State& state) {
+  const auto output = std::make_shared<const std::string>(
+      MakeSqueueOutput(static_cast<int>(state.range(0))));
+  const SqueueParser parser;
+  for (auto _ : state) {
+    const QueueSnapshot snapshot = ProbeSnapshot(parser, output);
+    std::vector<v1::SnapshotChunk> chunks = ChunkSnapshot(snapshot, 1);
+    benchmark::DoNotOptimize(chunks.data());
+  }
+  SetCounters(state, *output);
+}
+BENCHMARK(BM_ParseAndChunkOnHeap)->Arg(100000)->Unit(benchmark::kMillisecond);
+
+// The former probe path, for comparison: parse into heap QueueEntry
+// messages (SqueueParser::Parse), which the chunker then had to copy.
+void BM_ParseToMessages(benchmark::State& state) {
   const std::string output = MakeSqueueOutput(static_cast<int>(state.range(0)));
   const SqueueParser parser;
   for (auto _ : state) {
@@ -50,17 +135,14 @@ void BM_ParseAgentFormat(benchmark::State& state) {
       state.SkipWithError("generated output did not parse");
     }
   }
-  state.SetBytesProcessed(state.iterations() *
-                          static_cast<int64_t>(output.size()));
-  state.counters["lines"] = static_cast<double>(state.range(0));
-  state.counters["bytes"] = static_cast<double>(output.size());
+  SetCounters(state, output);
 }
-BENCHMARK(BM_ParseAgentFormat)
+BENCHMARK(BM_ParseToMessages)
     ->Arg(1000)
     ->Arg(100000)
     ->Unit(benchmark::kMillisecond);
 
-// What the parse cannot go below: constructing the same number of
+// What building heap messages cannot go below: constructing 100,000
 // QueueEntry messages with six string fields each (protobuf 3.21 allocates
 // every non-empty string field separately), and destroying them.
 void BM_QueueEntryConstructionFloor(benchmark::State& state) {

@@ -7,6 +7,7 @@
 #include "absl/random/random.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "google/protobuf/arena.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/support/channel_arguments.h"
 
@@ -321,12 +322,16 @@ bool Agent::WriteLoop(Stream* stream) {
 
 bool Agent::WriteItem(Stream* stream, OutboxItem item) {
   if (auto* numbered = std::get_if<NumberedSnapshot>(&item)) {
-    std::vector<v1::SnapshotChunk> chunks = ChunkSnapshot(
-        *numbered->snapshot, numbered->seq, options_.chunk_limits);
-    for (v1::SnapshotChunk& chunk : chunks) {
-      v1::AgentMessage message;
-      *message.mutable_snapshot_chunk() = std::move(chunk);
-      if (!stream->Write(message)) return false;
+    SnapshotChunker chunker(*numbered->snapshot, numbered->seq,
+                            options_.chunk_limits);
+    while (!chunker.done()) {
+      // Each chunk's entries are built on an arena and freed at once after
+      // the write (snapshot_chunker.h).
+      google::protobuf::Arena arena;
+      auto* message =
+          google::protobuf::Arena::CreateMessage<v1::AgentMessage>(&arena);
+      chunker.Next(message->mutable_snapshot_chunk());
+      if (!stream->Write(*message)) return false;
     }
     absl::MutexLock lock(&mu_);
     ++counters_.snapshots_sent;

@@ -19,12 +19,6 @@ constexpr size_t kFieldKinds = static_cast<size_t>(SqueueField::kIgnored);
 
 size_t KindIndex(SqueueField field) { return static_cast<size_t>(field); }
 
-// protobuf 3.21's set_x(data, size) copies through a temporary string; an
-// rvalue std::string is moved in, saving an allocation per long field.
-std::string Copy(absl::string_view value) {
-  return std::string(value.data(), value.size());
-}
-
 bool IsDigit(char c) { return c >= '0' && c <= '9'; }
 
 // Consumes a non-empty run of digits from the front of `text`.
@@ -72,7 +66,7 @@ using LineFields = std::array<absl::string_view, kFieldKinds>;
 // Parsing one output, line by line, into `result`.
 class LineParser final {
  public:
-  LineParser(const SqueueLayout& layout, ParsedSqueue& result)
+  LineParser(const SqueueLayout& layout, ParsedSqueueRows& result)
       : layout_(layout), result_(result) {}
 
   void ParseLine(absl::string_view line, int64_t line_number) {
@@ -121,31 +115,25 @@ class LineParser final {
   }
 
   void AddEntry(const LineFields& fields) {
-    v1::QueueEntry& entry = result_.entries.emplace_back();
-    const absl::string_view id = Field(fields, SqueueField::kJobId);
-    entry.set_slurm_job_id(Copy(id));
+    result_.rows.emplace_back(
+        Field(fields, SqueueField::kJobId), StoredState(fields),
+        Trim(Field(fields, SqueueField::kReason)),
+        Field(fields, SqueueField::kName),
+        NullToEmpty(Field(fields, SqueueField::kComment)),
+        NullToEmpty(Trim(Field(fields, SqueueField::kNodes))));
+  }
+
+  // The long form of the line's state, or the state verbatim (counted) if
+  // ccbatch does not know it.
+  absl::string_view StoredState(const LineFields& fields) {
     const absl::string_view state = Field(fields, SqueueField::kState);
-    if (!state.empty()) {
-      const std::optional<absl::string_view> canonical =
-          CanonicalSlurmState(state);
-      if (!canonical) {
-        result_.diagnostics.set_unknown_states(
-            result_.diagnostics.unknown_states() + 1);
-      }
-      const absl::string_view stored = canonical ? *canonical : state;
-      entry.set_state(Copy(stored));
-    }
-    // Empty fields stay unset: no allocation for them.
-    const absl::string_view reason = Trim(Field(fields, SqueueField::kReason));
-    if (!reason.empty()) entry.set_reason(Copy(reason));
-    const absl::string_view nodes =
-        NullToEmpty(Trim(Field(fields, SqueueField::kNodes)));
-    if (!nodes.empty()) entry.set_nodes(Copy(nodes));
-    const absl::string_view comment =
-        NullToEmpty(Field(fields, SqueueField::kComment));
-    if (!comment.empty()) entry.set_comment(Copy(comment));
-    const absl::string_view name = Field(fields, SqueueField::kName);
-    if (!name.empty()) entry.set_name(Copy(name));
+    if (state.empty()) return state;
+    const std::optional<absl::string_view> canonical =
+        CanonicalSlurmState(state);
+    if (canonical) return *canonical;
+    result_.diagnostics.set_unknown_states(
+        result_.diagnostics.unknown_states() + 1);
+    return state;
   }
 
   static absl::string_view Field(const LineFields& fields, SqueueField kind) {
@@ -168,7 +156,7 @@ class LineParser final {
   }
 
   const SqueueLayout& layout_;
-  ParsedSqueue& result_;
+  ParsedSqueueRows& result_;
   const bool has_state_ =
       std::count(layout_.fields.begin(), layout_.fields.end(),
                  SqueueField::kState) > 0;
@@ -218,9 +206,9 @@ absl::StatusOr<SqueueParser> SqueueParser::ForLayout(SqueueLayout layout) {
   return SqueueParser(std::move(layout));
 }
 
-ParsedSqueue SqueueParser::Parse(absl::string_view output) const {
-  ParsedSqueue result;
-  result.entries.reserve(std::count(output.begin(), output.end(), '\n') + 1);
+ParsedSqueueRows SqueueParser::ParseRows(absl::string_view output) const {
+  ParsedSqueueRows result;
+  result.rows.reserve(std::count(output.begin(), output.end(), '\n') + 1);
   LineParser parser(layout_, result);
   int64_t line_number = 0;
   while (!output.empty()) {
@@ -234,6 +222,18 @@ ParsedSqueue SqueueParser::Parse(absl::string_view output) const {
     ++result.lines;
     parser.ParseLine(line, line_number);
   }
+  return result;
+}
+
+ParsedSqueue SqueueParser::Parse(absl::string_view output) const {
+  ParsedSqueueRows parsed = ParseRows(output);
+  ParsedSqueue result;
+  result.entries.reserve(parsed.rows.size());
+  for (const QueueRow& row : parsed.rows) {
+    row.FillEntry(&result.entries.emplace_back());
+  }
+  result.diagnostics = std::move(parsed.diagnostics);
+  result.lines = parsed.lines;
   return result;
 }
 

@@ -31,6 +31,7 @@
 #include "absl/strings/string_view.h"
 #include "ccbatch/v1/agent.pb.h"
 #include "ccbatch/v1/job.pb.h"
+#include "queue_agent/queue_snapshot.h"
 
 namespace ccbatch::agent {
 
@@ -59,14 +60,24 @@ struct SqueueLayout {
   static SqueueLayout Agent();
 };
 
-// The parse of one squeue output.
-struct ParsedSqueue {
-  // One entry per well-formed line, in output order.
-  std::vector<v1::QueueEntry> entries;
+// The parse of one squeue output as views into it.
+struct ParsedSqueueRows {
+  // One row per well-formed line, in output order. Views into the parsed
+  // output (and static storage): valid while the output is.
+  std::vector<QueueRow> rows;
   // malformed_lines, malformed_samples and unknown_states; probe_millis is
   // left for the caller.
   v1::SnapshotDiagnostics diagnostics;
-  // Non-blank lines seen (entries + malformed lines).
+  // Non-blank lines seen (rows + malformed lines).
+  int64_t lines = 0;
+};
+
+// The parse of one squeue output as messages.
+struct ParsedSqueue {
+  // One entry per well-formed line, in output order.
+  std::vector<v1::QueueEntry> entries;
+  // As in ParsedSqueueRows.
+  v1::SnapshotDiagnostics diagnostics;
   int64_t lines = 0;
 };
 
@@ -86,10 +97,18 @@ class SqueueParser final {
   // exactly one kJobId and no other field kind but kIgnored repeats.
   static absl::StatusOr<SqueueParser> ForLayout(SqueueLayout layout);
 
-  // Parses `output`. Never fails: blank lines are skipped; a line with too
-  // few fields, an empty or ill-formed job id, or an empty state is counted
-  // as malformed (with its 1-based line number in the samples) and yields no
-  // entry; an unknown state is kept verbatim and counted. Accepts "\r\n".
+  // Parses `output` into rows viewing it; what the probe uses (no
+  // allocation per field). Never fails: blank lines are skipped; a line
+  // with too few fields, an empty or ill-formed job id, or an empty state is
+  // counted as malformed (with its 1-based line number in the samples) and
+  // yields no row; an unknown state is kept verbatim and counted. Accepts
+  // "\r\n". REQUIRES: `output` outlives the rows' use.
+  ParsedSqueueRows ParseRows(absl::string_view output) const;
+
+  // As ParseRows, but into self-contained QueueEntry messages: the same
+  // fields, diagnostics and line count. About 15 times slower for large
+  // outputs (protobuf allocates every field); for callers that keep entries
+  // apart from the text.
   ParsedSqueue Parse(absl::string_view output) const;
 
  private:

@@ -1,6 +1,7 @@
 #include "queue_agent/squeue_probe.h"
 
 #include <algorithm>
+#include <memory>
 #include <utility>
 
 #include "absl/status/status.h"
@@ -112,7 +113,7 @@ ProbeOutcome SqueueProbe::Probe() const {
         started, -1,
         absl::StrCat("could not run squeue: ", result.status().message()));
   }
-  return Judge(*result, started, took);
+  return Judge(*std::move(result), started, took);
 }
 
 v1::ProbeFailure SqueueProbe::Failure(absl::Time started, int exit_code,
@@ -126,7 +127,7 @@ v1::ProbeFailure SqueueProbe::Failure(absl::Time started, int exit_code,
   return failure;
 }
 
-ProbeOutcome SqueueProbe::Judge(const common::ProcessResult& result,
+ProbeOutcome SqueueProbe::Judge(common::ProcessResult result,
                                 absl::Time started, absl::Duration took) const {
   const std::string stderr_text = QuotedStderr(result);
   if (result.timed_out) {
@@ -162,7 +163,10 @@ ProbeOutcome SqueueProbe::Judge(const common::ProcessResult& result,
         WithStderr("squeue listed no jobs and reported an error", stderr_text));
   }
 
-  ParsedSqueue parsed = parser_.Parse(result.stdout_text);
+  // The snapshot keeps the output itself; its entries are views into it.
+  auto text =
+      std::make_shared<const std::string>(std::move(result.stdout_text));
+  ParsedSqueueRows parsed = parser_.ParseRows(*text);
   const int64_t malformed = parsed.diagnostics.malformed_lines();
   if (malformed > 0 && malformed * 2 > parsed.lines) {
     return Failure(
@@ -178,7 +182,8 @@ ProbeOutcome SqueueProbe::Judge(const common::ProcessResult& result,
   QueueSnapshot snapshot;
   snapshot.taken_at = started;
   snapshot.probe_duration = took;
-  snapshot.entries = std::move(parsed.entries);
+  snapshot.entries = std::move(parsed.rows);
+  snapshot.text = std::move(text);
   snapshot.diagnostics = std::move(parsed.diagnostics);
   snapshot.diagnostics.set_probe_millis(absl::ToInt64Milliseconds(took));
   return snapshot;

@@ -72,7 +72,7 @@ class SqueueProbe final {
 
   v1::ProbeFailure Failure(absl::Time started, int exit_code,
                            std::string error) const;
-  ProbeOutcome Judge(const common::ProcessResult& result, absl::Time started,
+  ProbeOutcome Judge(common::ProcessResult result, absl::Time started,
                      absl::Duration took) const;
 
   const SqueueProbeOptions options_;

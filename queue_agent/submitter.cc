@@ -149,7 +149,7 @@ absl::StatusOr<std::string> ParseSbatchJobId(absl::string_view stdout_text) {
 
 std::optional<std::string> FindTaggedJob(const QueueSnapshot& snapshot,
                                          absl::string_view tag) {
-  for (const v1::QueueEntry& entry : snapshot.entries) {
+  for (const QueueRow& entry : snapshot.entries) {
     if (absl::StripAsciiWhitespace(entry.comment()) == tag) {
       return std::string(BaseJobId(entry.slurm_job_id()));
     }
@@ -307,8 +307,8 @@ absl::Status Submitter::ArchivePreviousAttempt(const v1::SubmitOrder& order) {
   // (perhaps another job sharing the directory): they stay.
   absl::flat_hash_set<std::string> listed;
   if (std::shared_ptr<const QueueSnapshot> latest = queue_->Latest()) {
-    for (const v1::QueueEntry& entry : latest->entries) {
-      listed.insert(entry.slurm_job_id());
+    for (const QueueRow& entry : latest->entries) {
+      listed.insert(std::string(entry.slurm_job_id()));
       listed.insert(std::string(BaseJobId(entry.slurm_job_id())));
     }
   }

@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "gmock/gmock.h"
+#include "google/protobuf/arena.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
 
@@ -19,13 +20,10 @@ constexpr size_t kGrpcDefaultLimit = size_t{4} << 20;
 
 // A queue of `n` jobs shaped like real ones, with every field set and some
 // long names and comments so byte limits, not only entry counts, bite.
-QueueSnapshot MakeSnapshot(int n) {
-  QueueSnapshot snapshot;
-  snapshot.taken_at = absl::FromUnixMicros(1796414150123456);
-  snapshot.probe_duration = absl::Milliseconds(830);
-  snapshot.entries.reserve(n);
+std::vector<v1::QueueEntry> MakeEntries(int n) {
+  std::vector<v1::QueueEntry> entries(n);
   for (int i = 0; i < n; ++i) {
-    v1::QueueEntry& entry = snapshot.entries.emplace_back();
+    v1::QueueEntry& entry = entries[i];
     entry.set_slurm_job_id(i % 5 == 0
                                ? absl::StrCat(480000 + i / 50, "_", i % 50)
                                : absl::StrCat(4900000 + i));
@@ -36,12 +34,21 @@ QueueSnapshot MakeSnapshot(int n) {
     entry.set_name(i % 97 == 0 ? std::string(300, 'n')
                                : absl::StrCat("mol ", i, " | opt"));
   }
+  return entries;
+}
+
+QueueSnapshot MakeSnapshot(const std::vector<v1::QueueEntry>& entries) {
+  QueueSnapshot snapshot = SnapshotOfEntries(entries);
+  snapshot.taken_at = absl::FromUnixMicros(1796414150123456);
+  snapshot.probe_duration = absl::Milliseconds(830);
   snapshot.diagnostics.set_malformed_lines(2);
   snapshot.diagnostics.add_malformed_samples("line 9: too few fields: \"x\"");
   snapshot.diagnostics.set_unknown_states(1);
   snapshot.diagnostics.set_probe_millis(830);
   return snapshot;
 }
+
+QueueSnapshot MakeSnapshot(int n) { return MakeSnapshot(MakeEntries(n)); }
 
 std::vector<v1::QueueEntry> Reassemble(
     const std::vector<v1::SnapshotChunk>& chunks) {
@@ -91,7 +98,7 @@ TEST(SnapshotChunkerTest, HundredThousandEntriesStayUnderFourMebibytes) {
     // Default limit: about 1 MiB of entries per chunk.
     EXPECT_LE(chunk.ByteSizeLong(), (size_t{1} << 20) + 1024);
   }
-  ExpectSameEntries(Reassemble(chunks), snapshot.entries);
+  ExpectSameEntries(Reassemble(chunks), MakeEntries(100000));
 }
 
 TEST(SnapshotChunkerTest, MovingGivesTheSameChunksAsCopying) {
@@ -130,12 +137,13 @@ TEST(SnapshotChunkerTest, EntryCountLimit) {
   EXPECT_EQ(chunks[1].entries_size(), 10);
   EXPECT_EQ(chunks[2].entries_size(), 5);
   ExpectWellFormed(chunks, 1, snapshot);
-  ExpectSameEntries(Reassemble(chunks), snapshot.entries);
+  ExpectSameEntries(Reassemble(chunks), MakeEntries(25));
 }
 
 TEST(SnapshotChunkerTest, ByteLimitAndOversizedEntryTravelsAlone) {
-  QueueSnapshot snapshot = MakeSnapshot(40);
-  snapshot.entries[17].set_name(std::string(5000, 'x'));
+  std::vector<v1::QueueEntry> entries = MakeEntries(40);
+  entries[17].set_name(std::string(5000, 'x'));
+  const QueueSnapshot snapshot = MakeSnapshot(entries);
   ChunkLimits limits;
   limits.max_entry_bytes = 1000;
   const std::vector<v1::SnapshotChunk> chunks =
@@ -155,7 +163,82 @@ TEST(SnapshotChunkerTest, ByteLimitAndOversizedEntryTravelsAlone) {
   }
   EXPECT_TRUE(alone);
   ExpectWellFormed(chunks, 2, snapshot);
-  ExpectSameEntries(Reassemble(chunks), snapshot.entries);
+  ExpectSameEntries(Reassemble(chunks), entries);
+}
+
+// What the agent does: one chunk at a time, each on its own arena.
+TEST(SnapshotChunkerTest, ChunksBuiltOnArenasEqualTheHeapOnes) {
+  const QueueSnapshot snapshot = MakeSnapshot(30000);
+  ChunkLimits limits;
+  limits.max_entry_bytes = 200000;
+  const std::vector<v1::SnapshotChunk> on_heap =
+      ChunkSnapshot(snapshot, 3, limits);
+  ASSERT_GT(on_heap.size(), 2u);
+  SnapshotChunker chunker(snapshot, 3, limits);
+  size_t built = 0;
+  while (!chunker.done()) {
+    ASSERT_LT(built, on_heap.size());
+    google::protobuf::Arena arena;
+    auto* message =
+        google::protobuf::Arena::CreateMessage<v1::AgentMessage>(&arena);
+    chunker.Next(message->mutable_snapshot_chunk());
+    const v1::SnapshotChunk& chunk = message->snapshot_chunk();
+    EXPECT_EQ(chunk.GetArena(), &arena);
+    EXPECT_TRUE(MessageDifferencer::Equals(chunk, on_heap[built]))
+        << "chunk " << built;
+    // What goes on the wire is the same too.
+    EXPECT_EQ(chunk.SerializeAsString(), on_heap[built].SerializeAsString());
+    ++built;
+  }
+  EXPECT_EQ(built, on_heap.size());
+}
+
+TEST(SnapshotChunkerTest, ChunkerOverAnEmptySnapshotBuildsOneChunk) {
+  QueueSnapshot snapshot;
+  SnapshotChunker chunker(snapshot, 4);
+  ASSERT_FALSE(chunker.done());
+  v1::SnapshotChunk chunk;
+  chunker.Next(&chunk);
+  EXPECT_TRUE(chunker.done());
+  EXPECT_TRUE(chunk.last());
+  EXPECT_EQ(chunk.snapshot_seq(), 4u);
+  EXPECT_TRUE(chunk.has_diagnostics());
+}
+
+// The byte limit is computed from the rows without building messages; it
+// must agree with protobuf's own sizes, including varint length prefixes of
+// two bytes and more.
+TEST(SnapshotChunkerTest, ByteLimitMatchesSerializedSizes) {
+  std::vector<v1::QueueEntry> entries = MakeEntries(200);
+  for (int i = 0; i < 200; i += 7) {
+    entries[i].set_comment(std::string(100 + i * 3, 'c'));
+  }
+  entries[50].set_name(std::string(20000, 'n'));
+  const QueueSnapshot snapshot = MakeSnapshot(entries);
+  for (size_t limit : {size_t{500}, size_t{4096}, size_t{30000}}) {
+    ChunkLimits limits;
+    limits.max_entry_bytes = limit;
+    const std::vector<v1::SnapshotChunk> chunks =
+        ChunkSnapshot(snapshot, 1, limits);
+    size_t start = 0;
+    for (const v1::SnapshotChunk& chunk : chunks) {
+      v1::SnapshotChunk entries_only;
+      *entries_only.mutable_entries() = chunk.entries();
+      const size_t bytes = entries_only.ByteSizeLong();
+      if (chunk.entries_size() > 1) {
+        EXPECT_LE(bytes, limit);
+      }
+      // Full: the next entry would not have fitted.
+      const size_t next = start + chunk.entries_size();
+      if (next < entries.size() && !chunk.last()) {
+        v1::SnapshotChunk with_next = entries_only;
+        *with_next.add_entries() = entries[next];
+        EXPECT_GT(with_next.ByteSizeLong(), limit) << "chunk ends early";
+      }
+      start = next;
+    }
+    EXPECT_EQ(start, entries.size());
+  }
 }
 
 }  // namespace

@@ -310,6 +310,70 @@ TEST(SqueueParserTest, RealSlurmOutputInTheAgentFormat) {
 }
 
 // ---------------------------------------------------------------------------
+// ParseRows: the same parse as views into the output.
+
+// Parse and ParseRows agree on everything: fields, diagnostics, lines.
+void ExpectRowsMatchEntries(const SqueueParser& parser,
+                            absl::string_view output) {
+  const ParsedSqueue entries = parser.Parse(output);
+  const ParsedSqueueRows rows = parser.ParseRows(output);
+  EXPECT_EQ(rows.lines, entries.lines);
+  EXPECT_EQ(rows.diagnostics.SerializeAsString(),
+            entries.diagnostics.SerializeAsString());
+  ASSERT_EQ(rows.rows.size(), entries.entries.size());
+  for (size_t i = 0; i < rows.rows.size(); ++i) {
+    EXPECT_EQ(rows.rows[i].ToEntry().SerializeAsString(),
+              entries.entries[i].SerializeAsString())
+        << "row " << i << ": " << entries.entries[i].ShortDebugString();
+  }
+}
+
+TEST(SqueueParserRowsTest, RowsAndEntriesAgree) {
+  const std::string odd =
+      Line("1", "PD", " Priority ", "(null)", "(null)", "  spaced  ") +
+      "garbage\n" + Line("2", "WEIRD", "None", " c1 ", "ccb:o-1\x1fx", "n") +
+      Line("", "R") + "\r\n" + Line("3_[1-4%2]", "R") + std::string(300, 'z') +
+      "\n" + Line("4+1", "CANCELLED by 0", "", "", "", "");
+  ExpectRowsMatchEntries(SqueueParser(), odd);
+  ExpectRowsMatchEntries(
+      ParserFor("<|>",
+                {SqueueField::kJobId, SqueueField::kState, SqueueField::kName}),
+      "4812_7<|>R<|>a <|> b|c\n7<|><|>x\n");
+  for (const char* file : {"agent_format.txt", "agent_format_crlf.txt",
+                           "real_22.05_held.txt", "real_22.05_cancelled.txt"}) {
+    SCOPED_TRACE(file);
+    ExpectRowsMatchEntries(
+        SqueueParser(),
+        ReadFile(absl::StrCat("tests/queue_agent/testdata/squeue/", file)));
+  }
+}
+
+TEST(SqueueParserRowsTest, RowsViewTheOutputOrCanonicalStates) {
+  const std::string output =
+      ReadFile("tests/queue_agent/testdata/squeue/agent_format.txt") +
+      Line("9", "R") + Line("10", "NEW_STATE");
+  const ParsedSqueueRows parsed = SqueueParser().ParseRows(output);
+  ASSERT_THAT(parsed.rows, SizeIs(14));
+  auto inside = [&output](absl::string_view field) {
+    return field.empty() ||
+           (field.data() >= output.data() &&
+            field.data() + field.size() <= output.data() + output.size());
+  };
+  for (const QueueRow& row : parsed.rows) {
+    EXPECT_TRUE(inside(row.slurm_job_id()));
+    EXPECT_TRUE(inside(row.reason()));
+    EXPECT_TRUE(inside(row.name()));
+    EXPECT_TRUE(inside(row.comment()));
+    EXPECT_TRUE(inside(row.nodes()));
+  }
+  // "R" became "RUNNING", which is not in the text; an unknown state is.
+  EXPECT_EQ(parsed.rows[12].state(), "RUNNING");
+  EXPECT_FALSE(inside(parsed.rows[12].state()));
+  EXPECT_EQ(parsed.rows[13].state(), "NEW_STATE");
+  EXPECT_TRUE(inside(parsed.rows[13].state()));
+}
+
+// ---------------------------------------------------------------------------
 // Real captures (../shared/corpus/squeue). They were made with other `-o`
 // formats than the agent's, so each test parses them with the layout they
 // were printed in (SqueueParser::ForLayout): the same splitting, id
@@ -578,6 +642,26 @@ TEST(SqueueCorpusTest, ForeignOutputsDoNotParseAsTheAgentFormat) {
     EXPECT_GT(parsed.lines, 0) << name;
     EXPECT_EQ(parsed.diagnostics.malformed_lines(), parsed.lines) << name;
     EXPECT_THAT(parsed.entries, SizeIs(0)) << name;
+  }
+}
+
+TEST(SqueueCorpusTest, RowsAndEntriesAgreeOnEveryCapture) {
+  CCB_SKIP_WITHOUT_SHARED(dir);
+  const std::string text = Corpus(*dir, "ood_core__null_submit_time.txt");
+  const SqueueLayout layout =
+      OodLayout(text.substr(0, text.find('\n')), "STATE");
+  const SqueueParser ood = *SqueueParser::ForLayout(layout);
+  ExpectRowsMatchEntries(ood, text.substr(text.find('\n') + 1));
+  const SqueueParser pipe = ParserFor(
+      "|", {SqueueField::kJobId, SqueueField::kState, SqueueField::kReason});
+  for (const char* name :
+       {"local-slurm-22.05__capture.txt", "vpenso__squeue_A_T.txt",
+        "rohanboard__squeue.txt", "hb-jobinfo__squeue.txt",
+        "rivosinc__squeue_fallback.txt", "slurminal__squeue.json"}) {
+    SCOPED_TRACE(name);
+    const std::string capture = Corpus(*dir, name);
+    ExpectRowsMatchEntries(SqueueParser(), capture);
+    ExpectRowsMatchEntries(pipe, capture);
   }
 }
 

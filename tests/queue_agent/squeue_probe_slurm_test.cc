@@ -49,8 +49,9 @@ TEST(SqueueProbeSlurmTest, OwnQueueIsASnapshotWithoutOddLines) {
   ASSERT_NE(snapshot, nullptr) << std::get<v1::ProbeFailure>(outcome).error();
   EXPECT_EQ(snapshot->diagnostics.malformed_lines(), 0);
   EXPECT_EQ(snapshot->diagnostics.unknown_states(), 0);
-  for (const v1::QueueEntry& entry : snapshot->entries) {
-    EXPECT_TRUE(IsSlurmJobId(entry.slurm_job_id())) << entry.ShortDebugString();
+  for (const QueueRow& entry : snapshot->entries) {
+    EXPECT_TRUE(IsSlurmJobId(entry.slurm_job_id()))
+        << entry.ToEntry().ShortDebugString();
   }
 }
 

@@ -120,6 +120,21 @@ TEST_F(SqueueProbeTest, HealthyQueueIsASnapshotTakenWhenSqueueStarted) {
   EXPECT_EQ(snapshot.entries[1].name(), "a|b");
 }
 
+TEST_F(SqueueProbeTest, SnapshotOwnsTheOutputItsEntriesView) {
+  const std::string output = AgentLine("4812", "RUNNING", "water opt");
+  ProbeOutcome outcome = ProbeWith(ExitedWith(0, output));
+  ASSERT_TRUE(std::holds_alternative<QueueSnapshot>(outcome));
+  const QueueSnapshot kept = std::get<QueueSnapshot>(std::move(outcome));
+  outcome = v1::ProbeFailure();  // nothing else holds the output now
+  ASSERT_NE(kept.text, nullptr);
+  EXPECT_EQ(*kept.text, output);
+  ASSERT_THAT(kept.entries, SizeIs(1));
+  const absl::string_view name = kept.entries[0].name();
+  EXPECT_EQ(name, "water opt");
+  EXPECT_GE(name.data(), kept.text->data());
+  EXPECT_LE(name.data() + name.size(), kept.text->data() + kept.text->size());
+}
+
 TEST_F(SqueueProbeTest, EmptyOutputWithoutErrorIsAHealthyEmptyQueue) {
   // Lab report §5: "empty queue (healthy)": exit 0, 0 bytes.
   const QueueSnapshot snapshot = AsSnapshot(ProbeWith(ExitedWith(0, "", "")));

@@ -88,15 +88,16 @@ class FakeQueueView final : public QueueView {
 QueueSnapshot SnapshotWith(
     std::vector<std::pair<std::string, std::string>> id_and_comment,
     absl::Time taken_at = kNow) {
-  QueueSnapshot snapshot;
-  snapshot.taken_at = taken_at;
+  std::vector<v1::QueueEntry> entries;
   for (const auto& [id, comment] : id_and_comment) {
     v1::QueueEntry entry;
     entry.set_slurm_job_id(id);
     entry.set_state("RUNNING");
     entry.set_comment(comment);
-    snapshot.entries.push_back(entry);
+    entries.push_back(entry);
   }
+  QueueSnapshot snapshot = SnapshotOfEntries(entries);
+  snapshot.taken_at = taken_at;
   return snapshot;
 }
 

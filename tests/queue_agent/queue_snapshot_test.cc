@@ -1,0 +1,97 @@
+#include "queue_agent/queue_snapshot.h"
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "gmock/gmock.h"
+#include "google/protobuf/arena.h"
+#include "google/protobuf/util/message_differencer.h"
+#include "gtest/gtest.h"
+
+namespace ccbatch::agent {
+namespace {
+
+using ::google::protobuf::util::MessageDifferencer;
+using ::testing::SizeIs;
+
+v1::QueueEntry Entry(std::string id, std::string state, std::string reason,
+                     std::string name, std::string comment, std::string nodes) {
+  v1::QueueEntry entry;
+  entry.set_slurm_job_id(std::move(id));
+  entry.set_state(std::move(state));
+  entry.set_reason(std::move(reason));
+  entry.set_name(std::move(name));
+  entry.set_comment(std::move(comment));
+  entry.set_nodes(std::move(nodes));
+  return entry;
+}
+
+std::vector<v1::QueueEntry> Examples() {
+  return {
+      Entry("4812", "RUNNING", "None", "water opt", "ccb:o-17", "c041"),
+      Entry("4813_7", "PENDING", "Priority", "a|b\tc", "", ""),
+      Entry("4814+1", "", "", "", "", ""),
+      // Fields of 128 bytes and more take a two-byte length prefix.
+      Entry("4815", "COMPLETED", std::string(127, 'r'), std::string(128, 'n'),
+            std::string(300, 'c'), std::string(20000, 'x')),
+  };
+}
+
+TEST(QueueRowTest, EmptyRowIsAnEmptyEntry) {
+  const QueueRow row;
+  EXPECT_EQ(row.EntryByteSize(), 0u);
+  EXPECT_EQ(row.ToEntry().ByteSizeLong(), 0u);
+}
+
+TEST(QueueRowTest, RowsRoundTripThroughASnapshot) {
+  const std::vector<v1::QueueEntry> entries = Examples();
+  const QueueSnapshot snapshot = SnapshotOfEntries(entries);
+  ASSERT_THAT(snapshot.entries, SizeIs(entries.size()));
+  for (size_t i = 0; i < entries.size(); ++i) {
+    const QueueRow& row = snapshot.entries[i];
+    EXPECT_EQ(row.slurm_job_id(), entries[i].slurm_job_id());
+    EXPECT_EQ(row.state(), entries[i].state());
+    EXPECT_EQ(row.reason(), entries[i].reason());
+    EXPECT_EQ(row.name(), entries[i].name());
+    EXPECT_EQ(row.comment(), entries[i].comment());
+    EXPECT_EQ(row.nodes(), entries[i].nodes());
+    EXPECT_TRUE(MessageDifferencer::Equals(row.ToEntry(), entries[i])) << i;
+  }
+}
+
+TEST(QueueRowTest, EntryByteSizeIsTheSerializedSize) {
+  for (const QueueRow& row : SnapshotOfEntries(Examples()).entries) {
+    EXPECT_EQ(row.EntryByteSize(), row.ToEntry().ByteSizeLong())
+        << row.slurm_job_id();
+  }
+}
+
+TEST(QueueRowTest, FillEntryOnAnArenaLeavesEmptyFieldsUnset) {
+  const QueueSnapshot snapshot = SnapshotOfEntries(Examples());
+  google::protobuf::Arena arena;
+  auto* entry = google::protobuf::Arena::CreateMessage<v1::QueueEntry>(&arena);
+  snapshot.entries[2].FillEntry(entry);
+  EXPECT_EQ(entry->slurm_job_id(), "4814+1");
+  EXPECT_EQ(entry->ByteSizeLong(), snapshot.entries[2].EntryByteSize());
+  EXPECT_EQ(entry->GetArena(), &arena);
+}
+
+TEST(QueueSnapshotTest, ACopyOutlivesTheOriginal) {
+  auto original =
+      std::make_unique<QueueSnapshot>(SnapshotOfEntries(Examples()));
+  const QueueSnapshot copy = *original;
+  original.reset();
+  ASSERT_THAT(copy.entries, SizeIs(4));
+  EXPECT_EQ(copy.entries[0].name(), "water opt");
+  EXPECT_EQ(copy.entries[3].nodes(), std::string(20000, 'x'));
+}
+
+TEST(QueueSnapshotTest, SnapshotOfNoEntriesIsEmpty) {
+  const QueueSnapshot snapshot = SnapshotOfEntries({});
+  EXPECT_THAT(snapshot.entries, SizeIs(0));
+  EXPECT_EQ(snapshot.diagnostics.malformed_lines(), 0);
+}
+
+}  // namespace
+}  // namespace ccbatch::agent
