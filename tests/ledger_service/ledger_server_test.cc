@@ -397,6 +397,17 @@ class LedgerServerTest : public ::testing::Test {
     ledger_.reset();
   }
 
+  // Replaces the server with one using `options` (on a new port).
+  void RestartServer(LedgerServerOptions options) {
+    server_->Shutdown();
+    options.listen_address = "127.0.0.1:0";
+    CCB_ASSERT_OK_AND_ASSIGN(
+        server_, LedgerServer::Start(ledger_.get(), log_.get(), options));
+    channel_ = grpc::CreateChannel(absl::StrCat("127.0.0.1:", server_->port()),
+                                   grpc::InsecureChannelCredentials());
+    client_ = v1::LedgerService::NewStub(channel_);
+  }
+
   std::unique_ptr<grpc::ClientContext> Context() {
     auto context = std::make_unique<grpc::ClientContext>();
     context->set_deadline(std::chrono::system_clock::now() +
@@ -951,6 +962,49 @@ TEST_F(LedgerServerTest, WatchResumesFromATokenWithoutMissingEvents) {
   EXPECT_EQ(history.back().to_status(), v1::JOB_STATUS_SUCCEEDED);
 }
 
+TEST_F(LedgerServerTest, WatchReadsTheHistoryInSmallBatchesWithoutGaps) {
+  // One event per read: the watcher is always behind and catches up from
+  // the history, never from a queue of its own.
+  LedgerServerOptions options;
+  options.tick_interval = absl::InfiniteDuration();
+  options.ledger_service.watch_batch_events = 1;
+  RestartServer(options);
+  Import(Batch("s", {"a", "b", "c"}, {-1, 0, 1}));
+  v1::WatchRequest request;
+  request.set_batch("s");
+  WatchClient watch(client_.get(), request);
+  uint64_t start = 0;
+  while (true) {
+    std::optional<v1::WatchResponse> response = watch.Next();
+    ASSERT_TRUE(response.has_value());
+    if (response->initial_state_done()) {
+      ASSERT_TRUE(absl::SimpleAtoi(response->resume_token(), &start));
+      break;
+    }
+  }
+
+  auto agent = Agent();
+  ASSERT_TRUE(agent->Hello("hpc1").has_value());
+  AnswerAdoptionChecks(*agent, 3);
+  for (const char* id : {"100", "101", "102"}) {
+    const v1::LedgerDirective submit =
+        Expect(*agent, v1::LedgerDirective::kSubmit);
+    RunToSuccess(*agent, submit.submit(), id);
+  }
+  CCB_ASSERT_OK_AND_ASSIGN(
+      std::vector<v1::JobEvent> history,
+      ledger_->EventsAfter(WatchFilter{"s", {}}, start, 100000));
+  ASSERT_GE(history.size(), 9u);  // at least 3 steps for each of 3 jobs
+  for (const v1::JobEvent& expected : history) {
+    std::optional<v1::WatchResponse> response = watch.Next();
+    ASSERT_TRUE(response.has_value()) << "no change after seq " << start;
+    ASSERT_TRUE(response->has_change());
+    EXPECT_EQ(response->change().seq(), expected.seq());
+    EXPECT_EQ(response->change().to_status(), expected.to_status());
+    start = expected.seq();
+  }
+}
+
 TEST_F(LedgerServerTest, WatchRefusesTokensItDidNotIssue) {
   v1::WatchRequest request;
   request.set_resume_token("abc");
@@ -995,15 +1049,9 @@ TEST_F(LedgerServerTest, PortInUseIsRefusedWithTheAddress) {
 
 TEST_F(LedgerServerTest, TickThreadDrivesTheLedgerUntilShutdown) {
   // A server with a fast tick: staleness flips without anyone calling Tick.
-  server_->Shutdown();
   LedgerServerOptions options;
-  options.listen_address = "127.0.0.1:0";
   options.tick_interval = absl::Milliseconds(10);
-  CCB_ASSERT_OK_AND_ASSIGN(
-      server_, LedgerServer::Start(ledger_.get(), log_.get(), options));
-  channel_ = grpc::CreateChannel(absl::StrCat("127.0.0.1:", server_->port()),
-                                 grpc::InsecureChannelCredentials());
-  client_ = v1::LedgerService::NewStub(channel_);
+  RestartServer(options);
   Import(Batch("t", {"m1"}, {-1}));
   auto agent = Agent();
   ASSERT_TRUE(agent->Hello("hpc1").has_value());
