@@ -78,6 +78,9 @@ std::string UnmatchedVerdictKey(absl::string_view cluster,
 inline constexpr absl::string_view kUnmatchedVerdictPrefix = "~unmatched/";
 // Meta keys owned by the ledger.
 inline constexpr absl::string_view kNextOrderKey = "next_order";
+// A new database's first order number is drawn from [1, kOrderIdSpace), so
+// ids keep their 12 digits for 900 billion orders after it.
+inline constexpr uint64_t kOrderIdSpace = 100'000'000'000;
 inline constexpr absl::string_view kLastEventSeqKey = "last_event_seq";
 // Parts of a cluster's keys (ClusterKey(cluster, part)).
 inline constexpr absl::string_view kClusterStatePart = "state";

@@ -8,6 +8,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/random/random.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -138,7 +139,16 @@ void Ledger::Impl::IndexJobKeys() {
 
 absl::Status Ledger::Impl::LoadSteps(Change& change) {
   CCB_ASSIGN_OR_RETURN(next_order_, ReadMetaNumber(*store_, kNextOrderKey));
-  next_order_ = std::max<uint64_t>(next_order_, 1);
+  if (next_order_ == 0) {
+    // A new database. Order ids become `ccb:<id>` tags on SLURM jobs that
+    // stay visible in squeue after this ledger is gone; an agent settles a
+    // re-sent order by finding its tag. Starting each database's counter at
+    // a random point of a 10^11 range keeps a new ledger from reusing the
+    // tags of an earlier one (which would make the agent answer with an old
+    // job's id).
+    absl::BitGen bits;
+    next_order_ = absl::Uniform<uint64_t>(bits, 1, kOrderIdSpace);
+  }
   CCB_ASSIGN_OR_RETURN(last_event_seq_,
                        ReadMetaNumber(*store_, kLastEventSeqKey));
 
