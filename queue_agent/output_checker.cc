@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "common/status_macros.h"
+#include "common/utf8_text.h"
 #include "google/protobuf/timestamp.pb.h"
 #include "queue_agent/builtin_rules.h"
 #include "queue_agent/slurm_state.h"
@@ -240,8 +241,9 @@ v1::Verdict OutputChecker::SlurmMarkers(const std::string& path) {
     const RuleMatch& line = marker.matches.front();
     v1::EvidenceLine* evidence = markers.add_evidence();
     evidence->set_line_number(line.line_number);
-    evidence->set_text(std::string(absl::StripTrailingAsciiWhitespace(
-        line.line.substr(0, kMaxEvidenceText))));
+    // A scheduler log may hold any bytes; a verdict's strings must be UTF-8.
+    evidence->set_text(common::ToValidUtf8(absl::StripTrailingAsciiWhitespace(
+        common::Utf8Prefix(line.line, kMaxEvidenceText))));
     evidence->set_rule(marker.rule->name);
     evidence->set_file("slurm");
     if (markers.cause().empty()) {

@@ -15,6 +15,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "common/status_macros.h"
+#include "common/utf8_text.h"
 #include "queue_agent/builtin_rules.h"
 
 namespace ccbatch::agent {
@@ -147,8 +148,9 @@ class Judgement final {
     if (match == nullptr || verdict_->evidence_size() >= kMaxEvidence) return;
     v1::EvidenceLine* line = verdict_->add_evidence();
     line->set_line_number(match->line_number);
+    // Cut between characters, so that a valid line stays valid UTF-8.
     line->set_text(std::string(absl::StripTrailingAsciiWhitespace(
-        match->line.substr(0, kMaxEvidenceText))));
+        common::Utf8Prefix(match->line, kMaxEvidenceText))));
     line->set_rule(std::string(rule));
     line->set_file("output");
   }
@@ -748,6 +750,25 @@ void AddFields(const std::vector<VariableResult>& variables,
   }
 }
 
+// Output files are not always UTF-8 (Latin-1 names in titles and paths, a
+// binary tail after a crash), but a verdict's strings must be, or the ledger
+// refuses the message that carries it. Replaces what is not by '?'.
+void MakeStringsValidUtf8(v1::Verdict& verdict) {
+  for (v1::EvidenceLine& line : *verdict.mutable_evidence()) {
+    common::MakeValidUtf8(line.mutable_text());
+  }
+  for (v1::ExtractedField& field : *verdict.mutable_fields()) {
+    common::MakeValidUtf8(field.mutable_name());
+    for (std::string& value : *field.mutable_values()) {
+      common::MakeValidUtf8(&value);
+    }
+  }
+  for (std::string& warning : *verdict.mutable_warnings()) {
+    common::MakeValidUtf8(&warning);
+  }
+  common::MakeValidUtf8(verdict.mutable_summary());
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<OutputJudge>> OutputJudge::Create(
@@ -795,6 +816,7 @@ v1::Verdict OutputJudge::Judge(absl::string_view text) const {
   }
   AddFields(extraction.sets[kUserSet], engine_->sets()[kUserSet].source,
             verdict);
+  MakeStringsValidUtf8(verdict);
   return verdict;
 }
 

@@ -2,15 +2,19 @@
 
 #include <utility>
 
+#include "common/utf8_text.h"
 #include "google/protobuf/io/coded_stream.h"
 
 namespace ccbatch::agent {
 namespace {
 
 // Assigning in place spares protobuf 3.21's set_x(data, size) its temporary
-// std::string.
+// std::string. squeue passes through whatever bytes users put into names and
+// comments; a proto3 string must be UTF-8 or the ledger refuses the whole
+// chunk, so other bytes become '?' (same length: EntryByteSize holds).
 void Assign(absl::string_view value, std::string* field) {
   field->assign(value.data(), value.size());
+  common::MakeValidUtf8(field);
 }
 
 // Bytes a proto3 string field with a one-byte tag adds to a message; an

@@ -46,8 +46,11 @@ class QueueRow final {
   absl::string_view comment() const { return comment_; }
   absl::string_view nodes() const { return nodes_; }
 
-  // Sets the non-empty fields of `entry` (which may live on an arena).
-  // REQUIRES: `entry` is empty.
+  // Sets the non-empty fields of `entry` (which may live on an arena). Bytes
+  // that are not valid UTF-8 (a user's Latin-1 job name) become '?' in the
+  // entry, as a proto3 string must be UTF-8 for the ledger to accept the
+  // message (common/utf8_text.h); lengths stay the same. The row keeps the
+  // bytes squeue printed. REQUIRES: `entry` is empty.
   void FillEntry(v1::QueueEntry* entry) const;
 
   // A heap message with the row's fields.

@@ -13,6 +13,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "common/status_macros.h"
+#include "common/utf8_text.h"
 #include "re2/re2.h"
 
 namespace ccbatch::agent {
@@ -242,6 +243,11 @@ absl::StatusOr<RuleSet> ParseRuleFile(absl::string_view text,
     absl::ConsumeSuffix(&line, "\r");
     const absl::string_view content = absl::StripAsciiWhitespace(line);
     if (content.empty() || absl::StartsWith(content, "#")) continue;
+    // Names become the fields of verdicts, which must be UTF-8 on the wire.
+    if (!common::IsValidUtf8(content)) {
+      return LineErrors(source, line_number)(
+          "the line is not valid UTF-8; save the rule file as UTF-8");
+    }
     CCB_RETURN_IF_ERROR(parser.ParseLine(content, line_number));
   }
   return std::move(parser).Finish();

@@ -9,7 +9,8 @@
 //   __before__ ; regex         between a line matching the first regex and
 //                              the next line matching the second
 //
-// Blank lines and lines starting with '#' are ignored. Regexes are RE2
+// Blank lines and lines starting with '#' are ignored; every other line must
+// be valid UTF-8 (its names become verdict fields). Regexes are RE2
 // syntax; a file that RE2 cannot compile is refused naming file and line.
 //   flag   first | last | largest | smallest | sum_all | found | not_found |
 //          at_least_2 | list

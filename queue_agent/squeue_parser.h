@@ -106,9 +106,9 @@ class SqueueParser final {
   ParsedSqueueRows ParseRows(absl::string_view output) const;
 
   // As ParseRows, but into self-contained QueueEntry messages: the same
-  // fields, diagnostics and line count. About 15 times slower for large
-  // outputs (protobuf allocates every field); for callers that keep entries
-  // apart from the text.
+  // fields (made valid UTF-8 as QueueRow::FillEntry does), diagnostics and
+  // line count. About 15 times slower for large outputs (protobuf allocates
+  // every field); for callers that keep entries apart from the text.
   ParsedSqueue Parse(absl::string_view output) const;
 
  private:

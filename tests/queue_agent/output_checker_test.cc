@@ -394,5 +394,22 @@ TEST(CheckOutputFileTest, JudgesAFileAsItIs) {
               StatusIs(absl::StatusCode::kNotFound, HasSubstr("none.log")));
 }
 
+// Found by fuzz/output_judge_fuzzer (the same defect in the scheduler log's
+// evidence): a verdict whose strings are not UTF-8 is refused by the ledger.
+TEST_F(OutputCheckerTest, SchedulerLogBytesThatAreNotUtf8BecomeQuestionMarks) {
+  fs_.SetFile(kSlurm,
+              "slurmstepd: error: *** JOB 4812 ON n\xe9ud-7 CANCELLED AT "
+              "2026-01-01T00:11:00 DUE TO TIME LIMIT ***\n",
+              kWritten);
+  fs_.SetFile(kLog, kGaussianRunning, kWritten);
+  const v1::Verdict verdict = Check(Order(), after_grace_);
+  EXPECT_THAT(verdict, IsVerdict(v1::Verdict::OUTCOME_FAILED, "TIMEOUT"));
+  EXPECT_THAT(verdict.evidence(),
+              Contains(Property(&v1::EvidenceLine::text,
+                                HasSubstr("ON n?ud-7 CANCELLED"))));
+  v1::Verdict parsed;
+  EXPECT_TRUE(parsed.ParseFromString(verdict.SerializeAsString()));
+}
+
 }  // namespace
 }  // namespace ccbatch::agent

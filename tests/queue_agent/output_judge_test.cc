@@ -26,6 +26,7 @@ using ::testing::Contains;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
+using ::testing::Not;
 using ::testing::Property;
 
 std::unique_ptr<OutputJudge> BuiltinJudge(v1::Program program) {
@@ -498,6 +499,60 @@ TEST(PyaromaJudgeTest, NormalTerminationOrTheMarkers) {
               FailedWith("error_termination"));
   EXPECT_THAT(Judge(v1::PROGRAM_PYAROMA, "reading input\n"),
               FailedWith("incomplete_output"));
+}
+
+// Whether `verdict` can be parsed back from the wire (proto3 strings must be
+// UTF-8, or the ledger refuses the message carrying it).
+bool SurvivesWire(const v1::Verdict& verdict) {
+  v1::Verdict parsed;
+  return parsed.ParseFromString(verdict.SerializeAsString());
+}
+
+// Found by fuzz/output_judge_fuzzer (fuzz/regressions/output_judge/).
+TEST(OutputJudgeTest, EvidenceThatIsNotUtf8BecomesQuestionMarks) {
+  const v1::Verdict verdict =
+      Judge(v1::PROGRAM_CREST,
+            "CREST version 2.12\n writing /home/ren\xe9/x.xyz\n"
+            " CREST terminated normally ('\xff').\n");
+  EXPECT_THAT(verdict, Succeeded());
+  ASSERT_THAT(verdict.evidence(), Not(IsEmpty()));
+  EXPECT_EQ(verdict.evidence(0).text(), " CREST terminated normally ('?').");
+  EXPECT_TRUE(SurvivesWire(verdict));
+}
+
+TEST(OutputJudgeTest, EvidenceIsCutBetweenCharacters) {
+  // 299 bytes, then "é" (2 bytes) across the 300-byte cut.
+  const std::string line = absl::StrCat(" CREST terminated normally",
+                                        std::string(273, '.'), "\xc3\xa9 end");
+  const v1::Verdict verdict = Judge(v1::PROGRAM_CREST, line + "\n");
+  ASSERT_THAT(verdict.evidence(), Not(IsEmpty()));
+  EXPECT_EQ(verdict.evidence(0).text(), line.substr(0, 299));
+  EXPECT_TRUE(SurvivesWire(verdict));
+}
+
+// Found by fuzz/rule_file_fuzzer: values a user's rule extracts come from
+// the file, whatever its encoding.
+TEST(OutputJudgeTest, ExtractedValuesThatAreNotUtf8BecomeQuestionMarks) {
+  CCB_ASSERT_OK_AND_ASSIGN(
+      RuleSet rules,
+      // RE2's `.` and `\S` match characters, not stray bytes; `\C` does.
+      ParseRuleFile(
+          "title ; ^Title ; first ; string ; first ; Title: (\\C+) K\n"
+          "lines ; ^Title ; list\n",
+          "mine.dat"));
+  CCB_ASSERT_OK_AND_ASSIGN(std::unique_ptr<OutputJudge> judge,
+                           OutputJudge::Create(v1::PROGRAM_CREST, rules));
+  const v1::Verdict verdict = judge->Judge(
+      "Title: \xc9thanol \xe0 298 K\n CREST terminated normally\n");
+  EXPECT_THAT(
+      verdict.fields(),
+      ElementsAre(AllOf(Property(&v1::ExtractedField::name, "title"),
+                        Property(&v1::ExtractedField::values,
+                                 ElementsAre("?thanol ? 298"))),
+                  AllOf(Property(&v1::ExtractedField::name, "lines"),
+                        Property(&v1::ExtractedField::values,
+                                 ElementsAre("Title: ?thanol ? 298 K")))));
+  EXPECT_TRUE(SurvivesWire(verdict));
 }
 
 }  // namespace

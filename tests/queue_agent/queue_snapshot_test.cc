@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/string_view.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/arena.h"
 #include "google/protobuf/util/message_differencer.h"
@@ -91,6 +92,29 @@ TEST(QueueSnapshotTest, SnapshotOfNoEntriesIsEmpty) {
   const QueueSnapshot snapshot = SnapshotOfEntries({});
   EXPECT_THAT(snapshot.entries, SizeIs(0));
   EXPECT_EQ(snapshot.diagnostics.malformed_lines(), 0);
+}
+
+// Found by fuzz/squeue_parser_fuzzer: squeue passes users' bytes through,
+// and a QueueEntry whose strings are not UTF-8 made the ledger refuse the
+// whole snapshot chunk.
+TEST(QueueRowTest, FillEntryMakesTextValidUtf8AndKeepsItsSize) {
+  const std::string output =
+      "4812_[1-2]|R\xff|N\xc3|caf\xe9 run|ccb:o-1 \xe9|c\x80";
+  const absl::string_view text = output;
+  const QueueRow row(text.substr(0, 10), text.substr(11, 2), text.substr(14, 2),
+                     text.substr(17, 8), text.substr(26, 9),
+                     text.substr(36, 2));
+  const v1::QueueEntry entry = row.ToEntry();
+  EXPECT_EQ(entry.state(), "R?");
+  EXPECT_EQ(entry.reason(), "N?");
+  EXPECT_EQ(entry.name(), "caf? run");
+  EXPECT_EQ(entry.comment(), "ccb:o-1 ?");
+  EXPECT_EQ(entry.nodes(), "c?");
+  EXPECT_EQ(row.name(), "caf\xe9 run");  // the row keeps squeue's bytes
+  EXPECT_EQ(row.EntryByteSize(), entry.ByteSizeLong());
+  v1::QueueEntry parsed;
+  EXPECT_TRUE(parsed.ParseFromString(entry.SerializeAsString()));
+  EXPECT_TRUE(MessageDifferencer::Equals(parsed, entry));
 }
 
 }  // namespace

@@ -146,5 +146,20 @@ TEST(RuleFileTest, FlagNamesRoundTrip) {
   EXPECT_FALSE(IsTruthFlag(RuleFlag::kList));
 }
 
+// Found by fuzz/rule_file_fuzzer: a name that is not UTF-8 became a verdict
+// field the ledger could not parse.
+TEST(RuleFileTest, RefusesALineThatIsNotUtf8ButNotAComment) {
+  EXPECT_THAT(
+      ParseRuleFile("energy ; SCF Done ; last ; float\n"
+                    "\xe9nergie ; SCF Done ; found\n",
+                    "mine.dat"),
+      StatusIs(absl::StatusCode::kInvalidArgument,
+               AllOf(HasSubstr("mine.dat:2:"), HasSubstr("not valid UTF-8"))));
+  // Comments may hold anything: they are never read.
+  EXPECT_THAT(ParseRuleFile("# r\xe9sultat (Latin-1)\nE ; SCF Done ; found\n",
+                            "mine.dat"),
+              IsOk());
+}
+
 }  // namespace
 }  // namespace ccbatch::agent

@@ -665,5 +665,34 @@ TEST(SqueueCorpusTest, RowsAndEntriesAgreeOnEveryCapture) {
   }
 }
 
+// Found by fuzz/squeue_parser_fuzzer (fuzz/regressions/squeue_parser/): a
+// job name, reason or unknown state that is not UTF-8 (ood_core's capture
+// has such a name) made the snapshot chunk unparseable for the ledger, which
+// then refused every snapshot of the cluster. Entries carry '?' instead.
+TEST(SqueueParserTest, EntriesAreValidUtf8WhateverTheBytes) {
+  const std::string output =
+      Line("3_2", "PENDING",
+           "\xb2\x90"
+           "bHeldUser",
+           "", "(null)", "arr") +
+      Line("4812", "WEIRD\xff", "None", "c1", "ccb:o-1 \xe9t\xe9", "caf\xe9");
+  const ParsedSqueue parsed = SqueueParser().Parse(output);
+  ASSERT_THAT(parsed.entries, SizeIs(2));
+  EXPECT_EQ(parsed.entries[0].reason(), "??bHeldUser");
+  EXPECT_EQ(parsed.entries[1].state(), "WEIRD?");
+  EXPECT_EQ(parsed.entries[1].comment(), "ccb:o-1 ?t?");
+  EXPECT_EQ(parsed.entries[1].name(), "caf?");
+  EXPECT_EQ(parsed.diagnostics.unknown_states(), 1);
+  for (const v1::QueueEntry& entry : parsed.entries) {
+    v1::QueueEntry wire;
+    EXPECT_TRUE(wire.ParseFromString(entry.SerializeAsString()))
+        << entry.ShortDebugString();
+  }
+  // The rows still view squeue's own bytes.
+  const ParsedSqueueRows rows = SqueueParser().ParseRows(output);
+  ASSERT_THAT(rows.rows, SizeIs(2));
+  EXPECT_EQ(rows.rows[1].name(), "caf\xe9");
+}
+
 }  // namespace
 }  // namespace ccbatch::agent
