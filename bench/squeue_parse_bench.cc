@@ -2,8 +2,16 @@
 // agent's format: parsing it, and turning the snapshot into the chunks sent
 // to the ledger. Target (issue 3): parsing <= 15 ms on one core.
 //
-//   bazel run -c opt //bench:squeue_parse_bench -- \
-//       --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
+// Run each benchmark in its own process (docs/PERFORMANCE.md): glibc's
+// malloc adapts its trim threshold to what earlier benchmarks freed, which
+// makes the heap-heavy ones up to twice as fast after others in one process.
+//
+//   bazel build -c opt //bench:squeue_parse_bench
+//   for b in ParseRows/100000 ParseAndChunk/100000 ParseToMessages/100000 \
+//            FormerParseAndChunk; do
+//     bazel-bin/bench/squeue_parse_bench --benchmark_filter=BM_$b \
+//         --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
+//   done
 #include <memory>
 #include <string>
 #include <vector>
@@ -12,6 +20,7 @@
 #include "benchmark/benchmark.h"
 #include "ccbatch/v1/agent.pb.h"
 #include "google/protobuf/arena.h"
+#include "google/protobuf/repeated_ptr_field.h"
 #include "queue_agent/queue_snapshot.h"
 #include "queue_agent/snapshot_chunker.h"
 #include "queue_agent/squeue_parser.h"
@@ -92,7 +101,7 @@ void BM_ParseAndChunk(benchmark::State& state) {
     SnapshotChunker chunker(snapshot, 1);
     int chunks = 0;
     while (!chunker.done()) {
-      google::protobuf::Arena arena;
+      google::protobuf::Arena arena(ChunkArenaOptions());
       auto* message =
           google::protobuf::Arena::CreateMessage<v1::AgentMessage>(&arena);
       chunker.Next(message->mutable_snapshot_chunk());
@@ -141,6 +150,52 @@ BENCHMARK(BM_ParseToMessages)
     ->Arg(1000)
     ->Arg(100000)
     ->Unit(benchmark::kMillisecond);
+
+// The former per-probe path, for comparison: heap entries from Parse,
+// then each copied into heap chunks as ChunkSnapshot did before snapshots
+// held rows (same chunk limits). Every entry was built twice.
+void BM_FormerParseAndChunk(benchmark::State& state) {
+  const std::string output = MakeSqueueOutput(static_cast<int>(state.range(0)));
+  const SqueueParser parser;
+  const ChunkLimits limits;
+  for (auto _ : state) {
+    const ParsedSqueue parsed = parser.Parse(output);
+    std::vector<v1::SnapshotChunk> chunks(1);
+    size_t bytes = 0;
+    for (const v1::QueueEntry& entry : parsed.entries) {
+      const size_t size = entry.ByteSizeLong() + 3;
+      const int count = chunks.back().entries_size();
+      if (count > 0 && (count >= limits.max_entries ||
+                        bytes + size > limits.max_entry_bytes)) {
+        chunks.emplace_back();
+        bytes = 0;
+      }
+      *chunks.back().add_entries() = entry;
+      bytes += size;
+    }
+    benchmark::DoNotOptimize(chunks.data());
+  }
+  SetCounters(state, output);
+}
+BENCHMARK(BM_FormerParseAndChunk)->Arg(100000)->Unit(benchmark::kMillisecond);
+
+// The option not taken: the parser builds its entries on an arena (one per
+// snapshot, the chunks then copy them into theirs).
+void BM_ParseToArenaEntries(benchmark::State& state) {
+  const std::string output = MakeSqueueOutput(static_cast<int>(state.range(0)));
+  const SqueueParser parser;
+  for (auto _ : state) {
+    google::protobuf::Arena arena;
+    auto* entries = google::protobuf::Arena::CreateMessage<
+        google::protobuf::RepeatedPtrField<v1::QueueEntry>>(&arena);
+    const ParsedSqueueRows parsed = parser.ParseRows(output);
+    entries->Reserve(static_cast<int>(parsed.rows.size()));
+    for (const QueueRow& row : parsed.rows) row.FillEntry(entries->Add());
+    benchmark::DoNotOptimize(entries);
+  }
+  SetCounters(state, output);
+}
+BENCHMARK(BM_ParseToArenaEntries)->Arg(100000)->Unit(benchmark::kMillisecond);
 
 // What building heap messages cannot go below: constructing 100,000
 // QueueEntry messages with six string fields each (protobuf 3.21 allocates

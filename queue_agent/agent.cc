@@ -327,7 +327,7 @@ bool Agent::WriteItem(Stream* stream, OutboxItem item) {
     while (!chunker.done()) {
       // Each chunk's entries are built on an arena and freed at once after
       // the write (snapshot_chunker.h).
-      google::protobuf::Arena arena;
+      google::protobuf::Arena arena(ChunkArenaOptions());
       auto* message =
           google::protobuf::Arena::CreateMessage<v1::AgentMessage>(&arena);
       chunker.Next(message->mutable_snapshot_chunk());

@@ -46,6 +46,13 @@ void SnapshotChunker::Next(v1::SnapshotChunk* chunk) {
   }
 }
 
+google::protobuf::ArenaOptions ChunkArenaOptions() {
+  google::protobuf::ArenaOptions options;
+  options.start_block_size = size_t{8} << 10;
+  options.max_block_size = size_t{64} << 10;
+  return options;
+}
+
 std::vector<v1::SnapshotChunk> ChunkSnapshot(const QueueSnapshot& snapshot,
                                              uint64_t snapshot_seq,
                                              const ChunkLimits& limits) {

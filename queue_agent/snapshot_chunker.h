@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "ccbatch/v1/agent.pb.h"
+#include "google/protobuf/arena.h"
 #include "queue_agent/queue_snapshot.h"
 
 namespace ccbatch::agent {
@@ -64,6 +65,11 @@ class SnapshotChunker final {
   uint32_t next_index_ = 0;
   bool done_ = false;
 };
+
+// Options for an arena that holds one chunk: blocks up to 64 KiB instead of
+// protobuf's 8 KiB, as a chunk of the default size takes megabytes (fewer
+// mallocs; chunking measured about a tenth faster).
+google::protobuf::ArenaOptions ChunkArenaOptions();
 
 // All chunks of `snapshot` at once, as heap messages (see SnapshotChunker
 // for what they hold). Convenient for small snapshots and tests; for large

@@ -41,6 +41,18 @@ size_t FindChar(absl::string_view text, char c) {
                         : static_cast<const char*>(hit) - text.data();
 }
 
+// Newlines in `text`. std::count goes byte by byte (it does not vectorise
+// at -O2) and took a third of the parse; memchr skips a line at a time.
+size_t CountNewlines(absl::string_view text) {
+  size_t count = 0;
+  for (size_t at = FindChar(text, '\n'); at != absl::string_view::npos;
+       at = FindChar(text, '\n')) {
+    ++count;
+    text.remove_prefix(at + 1);
+  }
+  return count;
+}
+
 // Trims ASCII whitespace; cheap for the usual field that has none.
 absl::string_view Trim(absl::string_view text) {
   if (text.empty() || (!absl::ascii_isspace(text.front()) &&
@@ -208,7 +220,7 @@ absl::StatusOr<SqueueParser> SqueueParser::ForLayout(SqueueLayout layout) {
 
 ParsedSqueueRows SqueueParser::ParseRows(absl::string_view output) const {
   ParsedSqueueRows result;
-  result.rows.reserve(std::count(output.begin(), output.end(), '\n') + 1);
+  result.rows.reserve(CountNewlines(output) + 1);
   LineParser parser(layout_, result);
   int64_t line_number = 0;
   while (!output.empty()) {
