@@ -58,6 +58,21 @@ TEST(Utf8TextTest, InvalidBytesBecomeQuestionMarksOfTheSameLength) {
   }
 }
 
+// Long ASCII runs are checked a word at a time: a stray byte anywhere, in a
+// word or in the tail, must still be found.
+TEST(Utf8TextTest, FindsAStrayByteAtEveryPosition) {
+  for (size_t length = 1; length <= 24; ++length) {
+    for (size_t at = 0; at < length; ++at) {
+      std::string text(length, 'a');
+      text[at] = '\xe9';
+      EXPECT_FALSE(IsValidUtf8(text)) << length << " " << at;
+      std::string expected(length, 'a');
+      expected[at] = '?';
+      EXPECT_EQ(ToValidUtf8(text), expected);
+    }
+  }
+}
+
 TEST(Utf8TextTest, MakeValidUtf8LeavesValidTextAlone) {
   std::string text = "caf\xc3\xa9";
   EXPECT_FALSE(MakeValidUtf8(&text));
