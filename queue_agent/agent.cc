@@ -81,7 +81,8 @@ std::shared_ptr<grpc::Channel> CreateLedgerChannel(
 
 absl::StatusOr<std::unique_ptr<Agent>> Agent::Create(
     AgentOptions options, std::shared_ptr<grpc::ChannelInterface> channel,
-    const SqueueProbe* probe, const common::Clock* clock, const EventLog* log) {
+    const SqueueProbe* probe, const common::Clock* clock,
+    const common::EventLog* log) {
   if (options.cluster.empty()) {
     return absl::InvalidArgumentError("agent: no cluster name given");
   }
@@ -106,7 +107,7 @@ absl::StatusOr<std::unique_ptr<Agent>> Agent::Create(
 Agent::Agent(AgentOptions options,
              std::shared_ptr<grpc::ChannelInterface> channel,
              const SqueueProbe* probe, const common::Clock* clock,
-             const EventLog* log)
+             const common::EventLog* log)
     : options_(std::move(options)),
       stub_(v1::AgentService::NewStub(std::move(channel))),
       probe_(probe),
@@ -123,10 +124,10 @@ void Agent::Start(OrderExecutor* executor) {
     started_ = true;
   }
   executor_ = executor;
-  log_->Log("agent_started",
-            {{"user", options_.user},
-             {"interval", absl::FormatDuration(options_.interval)},
-             {"version", options_.agent_version}});
+  log_->Info("agent_started",
+             {{"user", options_.user},
+              {"interval", absl::FormatDuration(options_.interval)},
+              {"version", options_.agent_version}});
   probe_thread_ = std::thread([this] { ProbeLoop(); });
   worker_thread_ = std::thread([this] { WorkLoop(); });
   stream_thread_ = std::thread([this] { StreamLoop(); });
@@ -143,7 +144,7 @@ void Agent::Stop() {
        {&probe_thread_, &stream_thread_, &worker_thread_}) {
     if (thread->joinable()) thread->join();
   }
-  log_->Log("agent_stopped");
+  log_->Info("agent_stopped");
 }
 
 bool Agent::stopping() const {
@@ -173,8 +174,8 @@ void Agent::ProbeLoop() {
 
 void Agent::Publish(ProbeOutcome outcome) {
   if (auto* failure = std::get_if<v1::ProbeFailure>(&outcome)) {
-    log_->Log("probe_failed", {{"exit_code", Str(failure->exit_code())},
-                               {"error", failure->error()}});
+    log_->Warning("probe_failed", {{"exit_code", Str(failure->exit_code())},
+                                   {"error", failure->error()}});
     absl::MutexLock lock(&mu_);
     ++counters_.probes;
     ++counters_.probe_failures;
@@ -185,12 +186,12 @@ void Agent::Publish(ProbeOutcome outcome) {
       std::move(std::get<QueueSnapshot>(outcome)));
   const uint64_t seq = sequencer_.Next(snapshot->taken_at);
   const v1::SnapshotDiagnostics& diagnostics = snapshot->diagnostics;
-  log_->Log("snapshot",
-            {{"seq", absl::StrCat(seq)},
-             {"entries", Str(static_cast<int64_t>(snapshot->entries.size()))},
-             {"probe_ms", Str(diagnostics.probe_millis())},
-             {"malformed_lines", Str(diagnostics.malformed_lines())},
-             {"unknown_states", Str(diagnostics.unknown_states())}});
+  log_->Info("snapshot",
+             {{"seq", absl::StrCat(seq)},
+              {"entries", Str(static_cast<int64_t>(snapshot->entries.size()))},
+              {"probe_ms", Str(diagnostics.probe_millis())},
+              {"malformed_lines", Str(diagnostics.malformed_lines())},
+              {"unknown_states", Str(diagnostics.unknown_states())}});
   absl::MutexLock lock(&mu_);
   ++counters_.probes;
   latest_ = snapshot;
@@ -229,10 +230,10 @@ void Agent::StreamLoop() {
     if (acknowledged) backoff.Reset();
     if (stopping()) return;
     const absl::Duration delay = backoff.Next(random);
-    log_->Log("stream_closed",
-              {{"code", Str(static_cast<int64_t>(status.error_code()))},
-               {"message", status.error_message()},
-               {"reconnect_in", absl::FormatDuration(delay)}});
+    log_->Warning("stream_closed",
+                  {{"code", Str(static_cast<int64_t>(status.error_code()))},
+                   {"message", status.error_message()},
+                   {"reconnect_in", absl::FormatDuration(delay)}});
     absl::MutexLock lock(&mu_);
     mu_.AwaitWithTimeout(absl::Condition(&stopping_), delay);
   }
@@ -258,7 +259,7 @@ grpc::Status Agent::RunStream(bool* acknowledged) {
       outbox_.PutSnapshot(NumberedSnapshot{latest_, latest_seq_});
     }
   }
-  log_->Log("stream_opening");
+  log_->Info("stream_opening");
   std::unique_ptr<Stream> stream = stub_->Connect(&context);
   std::thread reader([this, &stream] { ReadLoop(stream.get()); });
   if (stream->Write(Hello())) WriteLoop(stream.get());
@@ -287,14 +288,15 @@ void Agent::ReadLoop(Stream* stream) {
     if (directive.has_hello_ack()) {
       const uint64_t applied = directive.hello_ack().applied_snapshot_seq();
       sequencer_.AdvancePast(applied);
-      log_->Log("hello_ack", {{"applied_seq", absl::StrCat(applied)}});
+      log_->Info("hello_ack", {{"applied_seq", absl::StrCat(applied)}});
       absl::MutexLock lock(&mu_);
       hello_acked_ = true;
       ++counters_.hello_acks;
       continue;
     }
     if (directive.directive_case() == v1::LedgerDirective::DIRECTIVE_NOT_SET) {
-      log_->Log("directive_ignored", {{"why", "empty or unknown directive"}});
+      log_->Warning("directive_ignored",
+                    {{"why", "empty or unknown directive"}});
       continue;
     }
     EnqueueOrder(std::move(directive));
@@ -355,9 +357,9 @@ bool Agent::WriteItem(Stream* stream, OutboxItem item) {
 
 void Agent::EnqueueOrder(v1::LedgerDirective directive) {
   const std::string order_id = OrderId(directive);
-  log_->Log("order_received", {{"kind", OrderKind(directive)},
-                               {"order_id", order_id},
-                               {"job", OrderJobKey(directive)}});
+  log_->Info("order_received", {{"kind", OrderKind(directive)},
+                                {"order_id", order_id},
+                                {"job", OrderJobKey(directive)}});
   absl::MutexLock lock(&mu_);
   ++counters_.orders_received;
   if (!orders_in_work_.insert(order_id).second) {

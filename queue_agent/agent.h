@@ -43,11 +43,11 @@
 #include "ccbatch/v1/agent.grpc.pb.h"
 #include "ccbatch/v1/agent.pb.h"
 #include "common/clock.h"
+#include "common/event_log.h"
 #include "grpcpp/channel.h"
 #include "grpcpp/client_context.h"
 #include "grpcpp/security/credentials.h"
 #include "queue_agent/agent_outbox.h"
-#include "queue_agent/event_log.h"
 #include "queue_agent/order_executor.h"
 #include "queue_agent/queue_view.h"
 #include "queue_agent/reconnect_backoff.h"
@@ -110,7 +110,7 @@ class Agent final : public QueueView {
   static absl::StatusOr<std::unique_ptr<Agent>> Create(
       AgentOptions options, std::shared_ptr<grpc::ChannelInterface> channel,
       const SqueueProbe* probe, const common::Clock* clock,
-      const EventLog* log);
+      const common::EventLog* log);
 
   // Stops the agent.
   ~Agent() override;
@@ -148,7 +148,7 @@ class Agent final : public QueueView {
 
   Agent(AgentOptions options, std::shared_ptr<grpc::ChannelInterface> channel,
         const SqueueProbe* probe, const common::Clock* clock,
-        const EventLog* log);
+        const common::EventLog* log);
 
   void ProbeLoop();
   void Publish(ProbeOutcome outcome);
@@ -174,7 +174,7 @@ class Agent final : public QueueView {
   const std::unique_ptr<v1::AgentService::StubInterface> stub_;
   const SqueueProbe* const probe_;
   const common::Clock* const clock_;
-  const EventLog* const log_;
+  const common::EventLog* const log_;
   SnapshotSequencer sequencer_;
 
   // Set by Start; read only by the worker thread afterwards.

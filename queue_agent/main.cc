@@ -25,12 +25,12 @@
 #include "absl/time/time.h"
 #include "common/clock.h"
 #include "common/current_user.h"
+#include "common/event_log.h"
 #include "common/file_system.h"
 #include "common/process_runner.h"
 #include "common/status_macros.h"
 #include "queue_agent/agent.h"
 #include "queue_agent/agent_app.h"
-#include "queue_agent/event_log.h"
 #include "queue_agent/order_journal.h"
 #include "queue_agent/output_checker.h"
 #include "queue_agent/rule_sets.h"
@@ -182,13 +182,15 @@ int RunAgent(const std::string& user, const SqueueProbe& probe,
   if (!journal.ok()) return Fail(journal.status());
 
   const sigset_t stop_signals = BlockStopSignals();
-  EventLog log(clock, EventLog::StderrSink(), {{"cluster", cluster}});
+  common::EventLog log(clock, common::EventLog::StderrSink(),
+                       {{"cluster", cluster}});
   if (!connection->tls) {
-    log.Log("insecure_channel",
-            {{"ledger", connection->target},
-             {"note", connection->bearer_token.empty()
-                          ? "no TLS and no token"
-                          : "no TLS: the bearer token travels in clear text"}});
+    log.Warning(
+        "insecure_channel",
+        {{"ledger", connection->target},
+         {"note", connection->bearer_token.empty()
+                      ? "no TLS and no token"
+                      : "no TLS: the bearer token travels in clear text"}});
   }
   AgentOptions options;
   options.cluster = cluster;
@@ -206,7 +208,7 @@ int RunAgent(const std::string& user, const SqueueProbe& probe,
   int signal_number = 0;
   while (sigwait(&stop_signals, &signal_number) != 0) {
   }
-  log.Log("stopping", {{"signal", absl::StrCat(signal_number)}});
+  log.Info("stopping", {{"signal", absl::StrCat(signal_number)}});
   (*agent)->Stop();
   return 0;
 }

@@ -160,7 +160,7 @@ std::optional<std::string> FindTaggedJob(const QueueSnapshot& snapshot,
 Submitter::Submitter(SubmitterOptions options, OrderJournal* journal,
                      OutputChecker* checker, common::ProcessRunner* runner,
                      common::FileSystem* fs, QueueView* queue,
-                     const common::Clock* clock, const EventLog* log)
+                     const common::Clock* clock, const common::EventLog* log)
     : options_(std::move(options)),
       journal_(journal),
       checker_(checker),
@@ -170,24 +170,26 @@ Submitter::Submitter(SubmitterOptions options, OrderJournal* journal,
       clock_(clock),
       log_(log) {}
 
-void Submitter::LogOrder(absl::string_view event, const v1::SubmitOrder& order,
-                         std::initializer_list<LogField> more) const {
+void Submitter::LogOrder(common::LogLevel level, absl::string_view event,
+                         const v1::SubmitOrder& order,
+                         std::initializer_list<common::LogField> more) const {
   const std::string attempt = absl::StrCat(order.attempt());
-  std::vector<LogField> fields = {{"job", order.job_key()},
-                                  {"order_id", order.order_id()},
-                                  {"attempt", attempt}};
+  std::vector<common::LogField> fields = {{"job", order.job_key()},
+                                          {"order_id", order.order_id()},
+                                          {"attempt", attempt}};
   fields.insert(fields.end(), more.begin(), more.end());
-  log_->Log(event, fields);
+  log_->Log(level, event, fields);
 }
 
 v1::SubmitResult Submitter::Submit(const v1::SubmitOrder& order) {
   if (absl::Status valid = ValidateSubmitOrder(order); !valid.ok()) {
-    LogOrder("submit_refused", order, {{"error", valid.message()}});
+    LogOrder(common::LogLevel::kWarning, "submit_refused", order,
+             {{"error", valid.message()}});
     return ErrorResult(order, std::string(valid.message()));
   }
   std::optional<JournalEntry> known = journal_->Find(order.order_id());
   if (known.has_value() && known->result.has_value()) {
-    LogOrder("submit_answered_from_journal", order);
+    LogOrder(common::LogLevel::kInfo, "submit_answered_from_journal", order);
     return *known->result;
   }
   std::optional<absl::Time> started_at;
@@ -203,20 +205,21 @@ v1::SubmitResult Submitter::Run(const v1::SubmitOrder& order,
         SettleInFlight(order, *started_at);
     if (!settled.ok()) {
       // Not journaled: a later re-send may find the queue readable again.
-      LogOrder("submit_unsettled", order,
+      LogOrder(common::LogLevel::kWarning, "submit_unsettled", order,
                {{"error", settled.status().message()}});
       return ErrorResult(order, std::string(settled.status().message()));
     }
     if (settled->has_value()) return Answer(order, **settled);
   } else if (std::shared_ptr<const QueueSnapshot> latest = queue_->Latest()) {
     if (std::optional<std::string> id = FindTaggedJob(*latest, tag)) {
-      LogOrder("submit_found_by_tag", order, {{"slurm_job_id", *id}});
+      LogOrder(common::LogLevel::kInfo, "submit_found_by_tag", order,
+               {{"slurm_job_id", *id}});
       return Answer(order, IdResult(order, *id, std::nullopt));
     }
   }
   if (!order.is_retry()) {
     if (std::optional<v1::Verdict> verdict = Adoptable(order)) {
-      LogOrder("submit_adopted_output", order,
+      LogOrder(common::LogLevel::kInfo, "submit_adopted_output", order,
                {{"outcome", v1::Verdict::Outcome_Name(verdict->outcome())},
                 {"cause", verdict->cause()}});
       v1::SubmitResult result;
@@ -228,7 +231,8 @@ v1::SubmitResult Submitter::Run(const v1::SubmitOrder& order,
   if (absl::Status journaled =
           journal_->RecordStarted(order.order_id(), clock_->Now());
       !journaled.ok()) {
-    LogOrder("journal_failed", order, {{"error", journaled.message()}});
+    LogOrder(common::LogLevel::kError, "journal_failed", order,
+             {{"error", journaled.message()}});
     return ErrorResult(
         order, absl::StrCat("nothing was submitted: the agent could not "
                             "journal the order first (",
@@ -241,7 +245,8 @@ v1::SubmitResult Submitter::Run(const v1::SubmitOrder& order,
     }
   }
   if (absl::Status copied = CopyTransfers(order); !copied.ok()) {
-    LogOrder("transfer_failed", order, {{"error", copied.message()}});
+    LogOrder(common::LogLevel::kWarning, "transfer_failed", order,
+             {{"error", copied.message()}});
     return Answer(order, ErrorResult(order, std::string(copied.message())));
   }
   return Answer(order, RunSbatch(order));
@@ -249,7 +254,7 @@ v1::SubmitResult Submitter::Run(const v1::SubmitOrder& order,
 
 absl::StatusOr<std::optional<v1::SubmitResult>> Submitter::SettleInFlight(
     const v1::SubmitOrder& order, absl::Time started_at) {
-  LogOrder("submit_in_flight_found", order,
+  LogOrder(common::LogLevel::kInfo, "submit_in_flight_found", order,
            {{"started_at", absl::FormatTime(started_at)}});
   absl::StatusOr<std::optional<std::string>> found = FindInFreshSnapshot(order);
   if (!found.ok()) {
@@ -260,7 +265,8 @@ absl::StatusOr<std::optional<v1::SubmitResult>> Submitter::SettleInFlight(
         OrderTag(order.order_id()), " in squeue before retrying"));
   }
   if (found->has_value()) {
-    LogOrder("submit_found_by_tag", order, {{"slurm_job_id", **found}});
+    LogOrder(common::LogLevel::kInfo, "submit_found_by_tag", order,
+             {{"slurm_job_id", **found}});
     return IdResult(order, **found, started_at);
   }
   // Its job may have run and left the queue: an output written since the
@@ -269,7 +275,7 @@ absl::StatusOr<std::optional<v1::SubmitResult>> Submitter::SettleInFlight(
       checker_->Check(AdoptionCheck(order), clock_->Now());
   if (verdict.ok() && IsFinal(*verdict) &&
       FromProto(verdict->output_mtime()) >= started_at) {
-    LogOrder("submit_adopted_output", order,
+    LogOrder(common::LogLevel::kInfo, "submit_adopted_output", order,
              {{"outcome", v1::Verdict::Outcome_Name(verdict->outcome())},
               {"why", "written since the unfinished order started"}});
     v1::SubmitResult result;
@@ -284,7 +290,7 @@ std::optional<v1::Verdict> Submitter::Adoptable(const v1::SubmitOrder& order) {
   absl::StatusOr<v1::Verdict> verdict =
       checker_->Check(AdoptionCheck(order), clock_->Now());
   if (!verdict.ok()) {
-    LogOrder("adoption_check_failed", order,
+    LogOrder(common::LogLevel::kWarning, "adoption_check_failed", order,
              {{"error", verdict.status().message()}});
     return std::nullopt;
   }
@@ -338,7 +344,7 @@ absl::Status Submitter::ArchivePreviousAttempt(const v1::SubmitOrder& order) {
                                        name, " aside: ", moved.message()));
     }
   }
-  LogOrder("retry_archived", order,
+  LogOrder(common::LogLevel::kInfo, "retry_archived", order,
            {{"archive", archive}, {"files", absl::StrCat(to_move.size())}});
   return absl::OkStatus();
 }
@@ -387,20 +393,23 @@ v1::SubmitResult Submitter::RunSbatch(const v1::SubmitOrder& order) {
   const absl::Time submitted_at = clock_->Now();
   absl::StatusOr<common::ProcessResult> ran = runner_->Run(request);
   if (!ran.ok()) {
-    LogOrder("sbatch_failed", order, {{"error", ran.status().message()}});
+    LogOrder(common::LogLevel::kWarning, "sbatch_failed", order,
+             {{"error", ran.status().message()}});
     return ErrorResult(
         order, absl::StrCat("could not run sbatch: ", ran.status().message()));
   }
   absl::StatusOr<std::string> id = ParseSbatchJobId(ran->stdout_text);
   if (ran->Succeeded() && id.ok()) {
-    LogOrder("sbatch_submitted", order, {{"slurm_job_id", *id}});
+    LogOrder(common::LogLevel::kInfo, "sbatch_submitted", order,
+             {{"slurm_job_id", *id}});
     return IdResult(order, *id, submitted_at);
   }
   if (!ran->timed_out && ran->exit_code != 0) {
     const std::string message =
         absl::StrCat("sbatch exited with status ", ran->exit_code, ": ",
                      ProgramMessage(*ran));
-    LogOrder("sbatch_refused", order, {{"error", message}});
+    LogOrder(common::LogLevel::kWarning, "sbatch_refused", order,
+             {{"error", message}});
     return ErrorResult(order, message);
   }
   // Timed out, killed, or exit 0 without an id: the job may exist.
@@ -413,7 +422,7 @@ v1::SubmitResult Submitter::RunSbatch(const v1::SubmitOrder& order) {
           : std::string(id.status().message());
   absl::StatusOr<std::optional<std::string>> found = FindInFreshSnapshot(order);
   if (found.ok() && found->has_value()) {
-    LogOrder("submit_found_by_tag", order,
+    LogOrder(common::LogLevel::kInfo, "submit_found_by_tag", order,
              {{"slurm_job_id", **found}, {"after", what}});
     return IdResult(order, **found, submitted_at);
   }
@@ -425,7 +434,8 @@ v1::SubmitResult Submitter::RunSbatch(const v1::SubmitOrder& order) {
                          found.status().message(), "); look for comment ",
                          OrderTag(order.order_id()),
                          " in squeue before retrying");
-  LogOrder("sbatch_uncertain", order, {{"error", message}});
+  LogOrder(common::LogLevel::kWarning, "sbatch_uncertain", order,
+           {{"error", message}});
   return ErrorResult(order, message);
 }
 
@@ -446,7 +456,8 @@ v1::SubmitResult Submitter::Answer(const v1::SubmitOrder& order,
                                    v1::SubmitResult result) {
   if (absl::Status journaled = journal_->RecordResult(result);
       !journaled.ok()) {
-    LogOrder("journal_failed", order, {{"error", journaled.message()}});
+    LogOrder(common::LogLevel::kError, "journal_failed", order,
+             {{"error", journaled.message()}});
   }
   return result;
 }
@@ -454,14 +465,14 @@ v1::SubmitResult Submitter::Answer(const v1::SubmitOrder& order,
 v1::CancelResult Submitter::Cancel(const v1::CancelOrder& order) {
   v1::CancelResult result;
   result.set_order_id(order.order_id());
-  const std::vector<LogField> context = {
+  const std::vector<common::LogField> context = {
       {"job", order.job_key()},
       {"order_id", order.order_id()},
       {"slurm_job_id", order.slurm_job_id()}};
   const auto fail = [&](std::string error) {
-    std::vector<LogField> fields = context;
+    std::vector<common::LogField> fields = context;
     fields.emplace_back("error", error);
-    log_->Log("cancel_failed", fields);
+    log_->Warning("cancel_failed", fields);
     result.set_ok(false);
     result.set_error(std::move(error));
     return result;
@@ -490,9 +501,9 @@ v1::CancelResult Submitter::Cancel(const v1::CancelOrder& order) {
     return fail(absl::StrCat("scancel exited with status ", ran->exit_code,
                              ": ", ProgramMessage(*ran)));
   }
-  std::vector<LogField> fields = context;
+  std::vector<common::LogField> fields = context;
   fields.emplace_back("already_gone", gone ? "true" : "false");
-  log_->Log("cancelled", fields);
+  log_->Info("cancelled", fields);
   result.set_ok(true);
   return result;
 }
@@ -502,9 +513,10 @@ v1::CheckOutputResult Submitter::CheckOutput(const v1::CheckOutput& order) {
   result.set_order_id(order.order_id());
   absl::StatusOr<v1::Verdict> verdict = checker_->Check(order, clock_->Now());
   if (!verdict.ok()) {
-    log_->Log("check_output_refused", {{"job", order.job_key()},
-                                       {"order_id", order.order_id()},
-                                       {"error", verdict.status().message()}});
+    log_->Warning("check_output_refused",
+                  {{"job", order.job_key()},
+                   {"order_id", order.order_id()},
+                   {"error", verdict.status().message()}});
     v1::Verdict* refused = result.mutable_verdict();
     refused->set_job_key(order.job_key());
     refused->set_slurm_job_id(order.slurm_job_id());
@@ -513,12 +525,12 @@ v1::CheckOutputResult Submitter::CheckOutput(const v1::CheckOutput& order) {
     *refused->mutable_judged_at() = ToProto(clock_->Now());
     return result;
   }
-  log_->Log("verdict",
-            {{"job", order.job_key()},
-             {"order_id", order.order_id()},
-             {"slurm_job_id", order.slurm_job_id()},
-             {"outcome", v1::Verdict::Outcome_Name(verdict->outcome())},
-             {"cause", verdict->cause()}});
+  log_->Info("verdict",
+             {{"job", order.job_key()},
+              {"order_id", order.order_id()},
+              {"slurm_job_id", order.slurm_job_id()},
+              {"outcome", v1::Verdict::Outcome_Name(verdict->outcome())},
+              {"cause", verdict->cause()}});
   *result.mutable_verdict() = *std::move(verdict);
   return result;
 }

@@ -38,9 +38,9 @@
 #include "absl/time/time.h"
 #include "ccbatch/v1/agent.pb.h"
 #include "common/clock.h"
+#include "common/event_log.h"
 #include "common/file_system.h"
 #include "common/process_runner.h"
-#include "queue_agent/event_log.h"
 #include "queue_agent/order_executor.h"
 #include "queue_agent/order_journal.h"
 #include "queue_agent/output_checker.h"
@@ -82,7 +82,7 @@ class Submitter final : public OrderExecutor {
   Submitter(SubmitterOptions options, OrderJournal* journal,
             OutputChecker* checker, common::ProcessRunner* runner,
             common::FileSystem* fs, QueueView* queue,
-            const common::Clock* clock, const EventLog* log);
+            const common::Clock* clock, const common::EventLog* log);
 
   v1::SubmitResult Submit(const v1::SubmitOrder& order) override;
   // scancel <id>; a job already gone counts as cancelled.
@@ -112,8 +112,9 @@ class Submitter final : public OrderExecutor {
   // the order's tag covers a re-send) and returns it.
   v1::SubmitResult Answer(const v1::SubmitOrder& order,
                           v1::SubmitResult result);
-  void LogOrder(absl::string_view event, const v1::SubmitOrder& order,
-                std::initializer_list<LogField> more = {}) const;
+  void LogOrder(common::LogLevel level, absl::string_view event,
+                const v1::SubmitOrder& order,
+                std::initializer_list<common::LogField> more = {}) const;
 
   const SubmitterOptions options_;
   OrderJournal* const journal_;
@@ -122,7 +123,7 @@ class Submitter final : public OrderExecutor {
   common::FileSystem* const fs_;
   QueueView* const queue_;
   const common::Clock* const clock_;
-  const EventLog* const log_;
+  const common::EventLog* const log_;
 };
 
 }  // namespace ccbatch::agent

@@ -11,6 +11,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/clock.h"
+#include "common/event_log.h"
 #include "common/fake_file_system.h"
 #include "common/fake_process_runner.h"
 #include "common/process_runner.h"
@@ -18,7 +19,6 @@
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
 #include "gtest/gtest.h"
-#include "queue_agent/event_log.h"
 #include "queue_agent/order_executor.h"
 #include "queue_agent/order_journal.h"
 #include "queue_agent/output_checker.h"
@@ -196,7 +196,7 @@ class AgentTest : public ::testing::Test {
   ScriptedAgentLedger ledger_;
   absl::Mutex log_mu_;
   std::vector<std::string> log_lines_ ABSL_GUARDED_BY(log_mu_);
-  EventLog log_;
+  common::EventLog log_;
   std::unique_ptr<SqueueProbe> probe_;
   ScriptedExecutor executor_;
   std::unique_ptr<Agent> agent_;

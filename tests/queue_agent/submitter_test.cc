@@ -10,12 +10,12 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/clock.h"
+#include "common/event_log.h"
 #include "common/fake_file_system.h"
 #include "common/fake_process_runner.h"
 #include "common/status_matchers.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "queue_agent/event_log.h"
 #include "queue_agent/order_journal.h"
 #include "queue_agent/output_checker.h"
 #include "queue_agent/rule_sets.h"
@@ -176,7 +176,7 @@ class SubmitterTest : public ::testing::Test {
   common::FakeProcessRunner runner_;
   FakeQueueView queue_;
   std::vector<std::string> log_lines_;
-  EventLog log_;
+  common::EventLog log_;
   std::unique_ptr<OutputChecker> checker_;
   std::unique_ptr<OrderJournal> journal_;
   std::unique_ptr<Submitter> submitter_;
