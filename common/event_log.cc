@@ -148,6 +148,10 @@ EventLog::Sink EventLog::StderrSink() {
   };
 }
 
+EventLog::Sink EventLog::DiscardSink() {
+  return [](const std::string&) {};
+}
+
 EventLog::Sink LogCapture::Sink() {
   return [this](const std::string& line) {
     absl::MutexLock lock(&mu_);

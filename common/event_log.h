@@ -86,6 +86,8 @@ class EventLog final {
   // Writes each line and a newline to stderr with one write(2), so lines
   // never interleave even with other writers of stderr.
   static Sink StderrSink();
+  // Drops every line (for tests and benchmarks that do not look at logs).
+  static Sink DiscardSink();
 
  private:
   const Clock* const clock_;

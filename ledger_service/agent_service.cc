@@ -6,6 +6,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "common/event_log.h"
 #include "common/status_macros.h"
 #include "ledger_service/grpc_status.h"
 #include "ledger_service/stream_outbox.h"
@@ -115,7 +116,7 @@ class AgentStream final : public StreamRegistry::Stream,
   void FinishWith(const grpc::Status& status);
 
   Ledger& ledger() const { return *service_->ledger_; }
-  EventLog& log() const { return *service_->log_; }
+  common::EventLog& log() const { return *service_->log_; }
 
   AgentGrpcService* const service_;
   const uint64_t id_;
@@ -169,13 +170,13 @@ void AgentStream::OnReadDone(bool ok) {
   }
   const absl::Status handled = Handle(incoming_);
   if (!handled.ok()) {
-    log().Log("agent_stream_error",
-              {{"stream", id_},
-               {"cluster", reader_cluster_},
-               {"peer", peer_},
-               {"message", MessageKind(incoming_)},
-               {"code", absl::StatusCodeToString(handled.code())},
-               {"error", handled.message()}});
+    log().Warning("agent_stream_error",
+                  {{"stream", id_},
+                   {"cluster", reader_cluster_},
+                   {"peer", peer_},
+                   {"message", MessageKind(incoming_)},
+                   {"code", absl::StatusCodeToString(handled.code())},
+                   {"error", handled.message()}});
     FinishWith(ToGrpcStatus(handled));
     return;
   }
@@ -195,10 +196,10 @@ absl::Status AgentStream::Handle(AgentMessage& message) {
     case AgentMessage::kSnapshotChunk:
       return HandleChunk(*message.mutable_snapshot_chunk());
     case AgentMessage::kProbeFailure:
-      log().Log("probe_failure",
-                {{"cluster", cluster},
-                 {"exit_code", message.probe_failure().exit_code()},
-                 {"error", message.probe_failure().error()}});
+      log().Warning("probe_failure",
+                    {{"cluster", cluster},
+                     {"exit_code", message.probe_failure().exit_code()},
+                     {"error", message.probe_failure().error()}});
       return ledger().ApplyProbeFailure(cluster, message.probe_failure());
     case AgentMessage::kCheckOutputResult:
       return ledger().ApplyCheckOutputResult(cluster,
@@ -212,9 +213,9 @@ absl::Status AgentStream::Handle(AgentMessage& message) {
       break;
   }
   // A field this ledger does not know (a newer agent): not fatal.
-  log().Log("agent_message_ignored", {{"stream", id_},
-                                      {"cluster", cluster},
-                                      {"reason", "no known field set"}});
+  log().Warning("agent_message_ignored", {{"stream", id_},
+                                          {"cluster", cluster},
+                                          {"reason", "no known field set"}});
   return absl::OkStatus();
 }
 
@@ -232,13 +233,13 @@ absl::Status AgentStream::HandleHello(const Hello& hello) {
   CCB_ASSIGN_OR_RETURN(const HelloAck ack,
                        service_->BindCluster(hello, shared_from_this()));
   reader_cluster_ = hello.cluster();
-  log().Log("agent_connected", {{"cluster", hello.cluster()},
-                                {"stream", id_},
-                                {"user", hello.user()},
-                                {"agent_version", hello.agent_version()},
-                                {"peer", peer_},
-                                {"agent_last_seq", hello.last_snapshot_seq()},
-                                {"applied_seq", ack.applied_snapshot_seq()}});
+  log().Info("agent_connected", {{"cluster", hello.cluster()},
+                                 {"stream", id_},
+                                 {"user", hello.user()},
+                                 {"agent_version", hello.agent_version()},
+                                 {"peer", peer_},
+                                 {"agent_last_seq", hello.last_snapshot_seq()},
+                                 {"applied_seq", ack.applied_snapshot_seq()}});
 
   std::weak_ptr<AgentStream> weak = weak_from_this();
   const uint64_t subscription = ledger().Subscribe([weak]() {
@@ -267,18 +268,19 @@ absl::Status AgentStream::HandleChunk(SnapshotChunk& chunk) {
   CCB_ASSIGN_OR_RETURN(std::optional<AssembledSnapshot> whole,
                        assembler_.Add(chunk));
   if (assembler_.superseded_count() != superseded_before) {
-    log().Log("snapshot_dropped", {{"cluster", reader_cluster_},
-                                   {"seq", half_seq},
-                                   {"reason", "superseded by a new snapshot"}});
+    log().Warning("snapshot_dropped",
+                  {{"cluster", reader_cluster_},
+                   {"seq", half_seq},
+                   {"reason", "superseded by a new snapshot"}});
   }
   if (!whole.has_value()) return absl::OkStatus();
-  log().Log("snapshot_received",
-            {{"cluster", reader_cluster_},
-             {"seq", whole->seq},
-             {"entries", whole->entries.size()},
-             {"chunks", chunk_index + 1},
-             {"malformed_lines", whole->diagnostics.malformed_lines()},
-             {"unknown_states", whole->diagnostics.unknown_states()}});
+  log().Info("snapshot_received",
+             {{"cluster", reader_cluster_},
+              {"seq", whole->seq},
+              {"entries", whole->entries.size()},
+              {"chunks", chunk_index + 1},
+              {"malformed_lines", whole->diagnostics.malformed_lines()},
+              {"unknown_states", whole->diagnostics.unknown_states()}});
   return ledger().ApplySnapshot(reader_cluster_, *whole);
 }
 
@@ -302,12 +304,12 @@ void AgentStream::Pump() {
   // out again on the cluster's next stream.
   const bool queued = outbox_.Push(std::move(due));
   for (const DirectiveSummary& summary : summaries) {
-    log().Log(queued ? "order_sent" : "order_deferred",
-              {{"cluster", cluster},
-               {"stream", id_},
-               {"kind", summary.kind},
-               {"order", summary.order_id},
-               {"job", summary.job_key}});
+    log().Info(queued ? "order_sent" : "order_deferred",
+               {{"cluster", cluster},
+                {"stream", id_},
+                {"kind", summary.kind},
+                {"order", summary.order_id},
+                {"job", summary.job_key}});
   }
 }
 
@@ -318,12 +320,12 @@ void AgentStream::FinishWith(const grpc::Status& status) {
     absl::MutexLock lock(&mu_);
     cluster = cluster_;
   }
-  log().Log("agent_stream_finished",
-            {{"cluster", cluster},
-             {"stream", id_},
-             {"code", absl::StatusCodeToString(
-                          static_cast<absl::StatusCode>(status.error_code()))},
-             {"message", status.error_message()}});
+  log().Info("agent_stream_finished",
+             {{"cluster", cluster},
+              {"stream", id_},
+              {"code", absl::StatusCodeToString(
+                           static_cast<absl::StatusCode>(status.error_code()))},
+              {"message", status.error_message()}});
 }
 
 void AgentStream::OnDone() {
@@ -335,22 +337,22 @@ void AgentStream::OnDone() {
   }
   if (subscription.has_value()) ledger().Unsubscribe(*subscription);
   if (assembler_.in_progress()) {
-    log().Log("snapshot_dropped",
-              {{"cluster", reader_cluster_},
-               {"seq", assembler_.in_progress_seq()},
-               {"reason", "stream ended before the last chunk"}});
+    log().Warning("snapshot_dropped",
+                  {{"cluster", reader_cluster_},
+                   {"seq", assembler_.in_progress_seq()},
+                   {"reason", "stream ended before the last chunk"}});
     assembler_.Reset();
   }
   if (!reader_cluster_.empty()) {
     ledger().AgentDisconnected(reader_cluster_, id_);
     service_->UnbindCluster(reader_cluster_, this);
-    log().Log("agent_disconnected",
-              {{"cluster", reader_cluster_}, {"stream", id_}});
+    log().Info("agent_disconnected",
+               {{"cluster", reader_cluster_}, {"stream", id_}});
   }
   service_->registry_.Remove(this);
 }
 
-AgentGrpcService::AgentGrpcService(Ledger* ledger, EventLog* log,
+AgentGrpcService::AgentGrpcService(Ledger* ledger, common::EventLog* log,
                                    SnapshotAssemblerLimits snapshot_limits)
     : ledger_(ledger), log_(log), snapshot_limits_(snapshot_limits) {}
 
@@ -379,11 +381,11 @@ absl::StatusOr<HelloAck> AgentGrpcService::BindCluster(
   std::shared_ptr<AgentStream> previous = slot.lock();
   slot = stream;
   if (previous != nullptr && previous != stream) {
-    log_->Log("agent_stream_replaced", {{"cluster", hello.cluster()},
-                                        {"old_stream", previous->id()},
-                                        {"old_peer", previous->peer()},
-                                        {"new_stream", stream->id()},
-                                        {"new_peer", stream->peer()}});
+    log_->Warning("agent_stream_replaced", {{"cluster", hello.cluster()},
+                                            {"old_stream", previous->id()},
+                                            {"old_peer", previous->peer()},
+                                            {"new_stream", stream->id()},
+                                            {"new_peer", stream->peer()}});
     previous->Close(grpc::Status(
         grpc::StatusCode::ABORTED,
         absl::StrCat("replaced by stream ", stream->id(), " of cluster \"",

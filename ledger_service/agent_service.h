@@ -40,8 +40,8 @@
 #include "absl/time/time.h"
 #include "ccbatch/v1/agent.grpc.pb.h"
 #include "ccbatch/v1/agent.pb.h"
+#include "common/event_log.h"
 #include "grpcpp/grpcpp.h"
-#include "ledger_service/event_log.h"
 #include "ledger_service/ledger.h"
 #include "ledger_service/snapshot_assembler.h"
 #include "ledger_service/stream_registry.h"
@@ -57,7 +57,7 @@ class AgentGrpcService final
   // REQUIRES: `ledger` and `log` outlive the service (not owned); the
   // service outlives the grpc::Server it is registered with, and that
   // server's Shutdown has returned before the service is destroyed.
-  AgentGrpcService(Ledger* ledger, EventLog* log,
+  AgentGrpcService(Ledger* ledger, common::EventLog* log,
                    SnapshotAssemblerLimits snapshot_limits = {});
   ~AgentGrpcService() override;
 
@@ -85,7 +85,7 @@ class AgentGrpcService final
   void UnbindCluster(const std::string& cluster, const AgentStream* stream);
 
   Ledger* const ledger_;
-  EventLog* const log_;
+  common::EventLog* const log_;
   const SnapshotAssemblerLimits snapshot_limits_;
   std::atomic<uint64_t> next_stream_id_{1};
   StreamRegistry registry_;

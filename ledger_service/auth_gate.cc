@@ -6,6 +6,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "common/event_log.h"
 
 namespace ccbatch::ledger {
 namespace {
@@ -52,9 +53,9 @@ std::string Caller::Describe() const {
   return absl::StrCat(role->Name(), " (token ", fingerprint, ")");
 }
 
-AuthGate::AuthGate(EventLog* log) : log_(log), enabled_(false) {}
+AuthGate::AuthGate(common::EventLog* log) : log_(log), enabled_(false) {}
 
-AuthGate::AuthGate(EventLog* log, TokenTable tokens)
+AuthGate::AuthGate(common::EventLog* log, TokenTable tokens)
     : log_(log), enabled_(true), tokens_(std::move(tokens)) {}
 
 absl::StatusOr<Caller> AuthGate::Admit(const grpc::ServerContextBase& context,
@@ -128,7 +129,7 @@ void AuthGate::ReplaceTokens(TokenTable tokens) {
     listeners.reserve(listeners_.size());
     for (const auto& [id, listener] : listeners_) listeners.push_back(listener);
   }
-  log_->Log("tokens_loaded", {{"tokens", count}});
+  log_->Info("tokens_loaded", {{"tokens", count}});
   for (const std::function<void()>& listener : listeners) listener();
 }
 
@@ -147,14 +148,15 @@ void AuthGate::RemoveListener(uint64_t id) {
 absl::Status AuthGate::Refuse(RpcMethod method, const Caller& caller,
                               absl::Status refusal) {
   refused_calls_.fetch_add(1);
-  log_->Log("auth_refused",
-            {{"method", RpcMethodName(method)},
-             {"peer", caller.peer},
-             {"code", absl::StatusCodeToString(refusal.code())},
-             {"role", caller.role.has_value() ? caller.role->Name() : "none"},
-             {"fingerprint",
-              caller.fingerprint.empty() ? "none" : caller.fingerprint},
-             {"error", refusal.message()}});
+  log_->Warning(
+      "auth_refused",
+      {{"method", RpcMethodName(method)},
+       {"peer", caller.peer},
+       {"code", absl::StatusCodeToString(refusal.code())},
+       {"role", caller.role.has_value() ? caller.role->Name() : "none"},
+       {"fingerprint",
+        caller.fingerprint.empty() ? "none" : caller.fingerprint},
+       {"error", refusal.message()}});
   return refusal;
 }
 

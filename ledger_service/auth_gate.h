@@ -40,9 +40,9 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
+#include "common/event_log.h"
 #include "grpcpp/server_context.h"
 #include "ledger_service/auth_policy.h"
-#include "ledger_service/event_log.h"
 #include "ledger_service/token_file.h"
 
 namespace ccbatch::ledger {
@@ -64,10 +64,10 @@ struct Caller {
 class AuthGate final {
  public:
   // Authentication off: every call is admitted.
-  explicit AuthGate(EventLog* log);
+  explicit AuthGate(common::EventLog* log);
   // Authentication on, accepting the tokens of `tokens`.
   // REQUIRES: `log` outlives the gate (not owned).
-  AuthGate(EventLog* log, TokenTable tokens);
+  AuthGate(common::EventLog* log, TokenTable tokens);
 
   AuthGate(const AuthGate&) = delete;
   AuthGate& operator=(const AuthGate&) = delete;
@@ -102,7 +102,7 @@ class AuthGate final {
   absl::Status Refuse(RpcMethod method, const Caller& caller,
                       absl::Status refusal);
 
-  EventLog* const log_;
+  common::EventLog* const log_;
   const bool enabled_;
   std::atomic<uint64_t> refused_calls_{0};
 

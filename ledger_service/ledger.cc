@@ -57,17 +57,18 @@ std::string UnmatchedVerdictKey(absl::string_view cluster,
 }
 
 Ledger::Impl::Impl(Store* store, common::Clock* clock, LedgerOptions options)
-    : store_(store), clock_(clock), options_(std::move(options)) {}
-
-void Ledger::Impl::Log(absl::string_view event,
-                       absl::string_view details) const {
-  if (options_.log) {
-    options_.log(event, details);
-    return;
+    : store_(store), clock_(clock), options_(std::move(options)) {
+  if (options_.log == nullptr) {
+    own_log_ = std::make_unique<common::EventLog>(
+        clock_, common::EventLog::StderrSink());
   }
-  std::fprintf(stderr, "ledger: event=%.*s %.*s\n",
-               static_cast<int>(event.size()), event.data(),
-               static_cast<int>(details.size()), details.data());
+}
+
+void Ledger::Impl::Log(common::LogLevel level, absl::string_view event,
+                       std::initializer_list<common::LogField> fields) const {
+  const common::EventLog* log =
+      options_.log != nullptr ? options_.log : own_log_.get();
+  log->Log(level, event, fields);
 }
 
 uint64_t Ledger::Impl::Subscribe(std::function<void()> on_change) {

@@ -36,6 +36,7 @@
 #include "ccbatch/v1/job.pb.h"
 #include "ccbatch/v1/ledger.pb.h"
 #include "common/clock.h"
+#include "common/event_log.h"
 #include "ledger_service/store.h"
 
 namespace ccbatch::ledger {
@@ -55,11 +56,11 @@ struct LedgerOptions {
   // The cluster used for a batch imported without one. Empty: such an
   // import is refused with INVALID_ARGUMENT.
   std::string default_cluster;
-  // Receives the ledger's operational log: an event name ("result_ignored",
-  // "unmatched_verdict", "stream_replaced", ...) and key=value details.
-  // Called with internal locks held: must not call back into the ledger.
-  // Unset: one line per event on stderr.
-  std::function<void(absl::string_view event, absl::string_view details)> log;
+  // The ledger's operational log ("result_ignored", "unmatched_verdict",
+  // "stream_replaced", ...). Written with internal locks held: its sink must
+  // not call back into the ledger. Null: lines go to stderr. Not owned;
+  // REQUIRES: outlives the ledger.
+  common::EventLog* log = nullptr;
 };
 
 // A parsed, fully assembled snapshot of one cluster (the gRPC layer

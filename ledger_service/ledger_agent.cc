@@ -103,9 +103,10 @@ absl::StatusOr<ccbatch::v1::HelloAck> Ledger::Impl::AgentConnected(
     const int index = ClusterIndex(hello.cluster());
     ClusterState& cluster = clusters_[index];
     if (cluster.connected && cluster.stream != stream_id) {
-      Log("stream_replaced",
-          absl::StrCat("cluster=", cluster.name, " old_stream=", cluster.stream,
-                       " new_stream=", stream_id));
+      Log(common::LogLevel::kInfo, "stream_replaced",
+          {{"cluster", cluster.name},
+           {"old_stream", cluster.stream},
+           {"new_stream", stream_id}});
     }
     cluster.connected = true;
     cluster.stream = stream_id;
@@ -155,9 +156,11 @@ std::vector<ccbatch::v1::LedgerDirective> Ledger::Impl::TakeDirectives(
     absl::StatusOr<std::optional<records::StoredOrder>> stored =
         GetMessage<records::StoredOrder>(*store_, Column::kOrders, id);
     if (!stored.ok() || !stored->has_value()) {
-      Log("order_unreadable",
-          absl::StrCat("order=", id, " ",
-                       stored.ok() ? "missing" : stored.status().message()));
+      Log(common::LogLevel::kError, "order_unreadable",
+          {{"cluster", cluster.name},
+           {"order", id},
+           {"error", stored.ok() ? absl::string_view("missing")
+                                 : stored.status().message()}});
       if (!stored.ok()) kept.insert(number);
       continue;
     }
@@ -361,10 +364,11 @@ void Ledger::Impl::BindSlurmId(int job, Change& change) {
   auto [bound, inserted] =
       cluster.job_by_slurm_id.try_emplace(attempt.slurm_job_id, job);
   if (!inserted && bound->second != job) {
-    Log("slurm_id_rebound",
-        absl::StrCat("cluster=", cluster.name,
-                     " slurm_job_id=", attempt.slurm_job_id,
-                     " from=", KeyOf(bound->second), " to=", KeyOf(job)));
+    Log(common::LogLevel::kWarning, "slurm_id_rebound",
+        {{"cluster", cluster.name},
+         {"slurm_job_id", attempt.slurm_job_id},
+         {"job", KeyOf(job)},
+         {"previous_job", KeyOf(bound->second)}});
     bound->second = job;
   }
   JobRecord& record = jobs_[job];
@@ -435,8 +439,8 @@ const OrderRecord* Ledger::Impl::FindAnsweredOrder(absl::string_view cluster,
   } else {
     return &it->second;
   }
-  Log("result_ignored", absl::StrCat("cluster=", cluster, " order=", order_id,
-                                     " why=\"", problem, "\""));
+  Log(common::LogLevel::kInfo, "result_ignored",
+      {{"cluster", cluster}, {"order", order_id}, {"why", problem}});
   return nullptr;
 }
 
@@ -468,9 +472,11 @@ absl::Status Ledger::Impl::ApplySubmitResult(
     if (jobs_[job].submit_order == number) jobs_[job].submit_order = 0;
     JobFacts& facts = computer_->mutable_facts(job);
     if (!facts.attempt.has_value() || facts.attempt->number != attempt_number) {
-      Log("result_ignored",
-          absl::StrCat("cluster=", cluster, " order=", result.order_id(),
-                       " why=\"attempt superseded\""));
+      Log(common::LogLevel::kInfo, "result_ignored",
+          {{"cluster", cluster},
+           {"job", facts.key},
+           {"order", result.order_id()},
+           {"why", "attempt superseded"}});
     } else if (absl::StatusOr<ccbatch::v1::Attempt*> attempt =
                    MutableAttempt(job, change);
                !attempt.ok()) {
@@ -570,14 +576,18 @@ absl::Status Ledger::Impl::ApplyCheckOutputResult(
           change.error = AcceptVerdict(job->second, facts->attempt->number,
                                        verdict, change);
         } else {
-          Log("result_ignored",
-              absl::StrCat("cluster=", cluster, " order=", result.order_id(),
-                           " why=\"repeated verdict\""));
+          Log(common::LogLevel::kInfo, "result_ignored",
+              {{"cluster", cluster},
+               {"job", facts->key},
+               {"order", result.order_id()},
+               {"why", "repeated verdict"}});
         }
       } else if (facts != nullptr && verdict.slurm_job_id().empty()) {
-        Log("result_ignored",
-            absl::StrCat("cluster=", cluster, " order=", result.order_id(),
-                         " why=\"repeated adoption answer\""));
+        Log(common::LogLevel::kInfo, "result_ignored",
+            {{"cluster", cluster},
+             {"job", facts->key},
+             {"order", result.order_id()},
+             {"why", "repeated adoption answer"}});
       } else {
         KeepUnmatchedVerdict(ClusterIndex(cluster), result.order_id(), verdict,
                              change);
@@ -604,14 +614,19 @@ absl::Status Ledger::Impl::AcceptVerdict(int job, int attempt,
                               JobAttemptKey(facts.key, attempt), verdict);
       change.sync = true;
     }
-    Log("verdict_for_old_attempt",
-        absl::StrCat("job=", facts.key, " attempt=", attempt));
+    Log(common::LogLevel::kInfo, "verdict_for_old_attempt",
+        {{"cluster", ClusterNameOf(job)},
+         {"job", facts.key},
+         {"attempt", attempt}});
     return absl::OkStatus();
   }
   verdict.set_slurm_job_id(facts.attempt->slurm_job_id);
   if (FinalVerdict(facts) != nullptr) {
-    Log("result_ignored", absl::StrCat("job=", facts.key, " attempt=", attempt,
-                                       " why=\"already judged\""));
+    Log(common::LogLevel::kInfo, "result_ignored",
+        {{"cluster", ClusterNameOf(job)},
+         {"job", facts.key},
+         {"attempt", attempt},
+         {"why", "already judged"}});
     return absl::OkStatus();
   }
   change.batch.PutMessage(Column::kVerdicts, JobAttemptKey(facts.key, attempt),
@@ -661,10 +676,12 @@ void Ledger::Impl::KeepUnmatchedVerdict(int cluster, absl::string_view order_id,
                           UnmatchedVerdictKey(state.name, id), verdict);
   change.sync = true;
   ++state.unmatched_verdicts;
-  Log("unmatched_verdict",
-      absl::StrCat("cluster=", state.name, " order=", order_id,
-                   " slurm_job_id=", verdict.slurm_job_id(), " job_key=",
-                   verdict.job_key(), " kept=", state.unmatched_verdicts));
+  Log(common::LogLevel::kWarning, "unmatched_verdict",
+      {{"cluster", state.name},
+       {"job", verdict.job_key()},
+       {"order", order_id},
+       {"slurm_job_id", verdict.slurm_job_id()},
+       {"kept", state.unmatched_verdicts}});
 }
 
 absl::Status Ledger::Impl::ApplyCancelResult(
@@ -685,8 +702,10 @@ absl::Status Ledger::Impl::ApplyCancelResult(
     if (jobs_[job].cancel_order == number) jobs_[job].cancel_order = 0;
     JobFacts& facts = computer_->mutable_facts(job);
     if (!result.ok()) {
-      Log("cancel_failed", absl::StrCat("cluster=", cluster, " job=", facts.key,
-                                        " error=\"", result.error(), "\""));
+      Log(common::LogLevel::kWarning, "cancel_failed",
+          {{"cluster", cluster},
+           {"job", facts.key},
+           {"error", result.error()}});
     } else if (facts.attempt.has_value() &&
                facts.attempt->number == attempt_number) {
       absl::StatusOr<ccbatch::v1::Attempt*> attempt =
@@ -746,7 +765,9 @@ void Ledger::Impl::Tick() {
       }
     }
     absl::Status status = Commit(change);
-    if (!status.ok()) Log("tick_failed", status.message());
+    if (!status.ok())
+      Log(common::LogLevel::kError, "tick_failed",
+          {{"error", status.message()}});
     notify = change.notify;
   }
   if (notify) Notify();

@@ -45,9 +45,8 @@ absl::Status Ledger::Impl::Commit(Change& change) {
   }
   for (int round = 0;; ++round) {
     if (round == kMaxRounds) {
-      Log("commit_rounds_exceeded",
-          absl::StrCat("rounds=", kMaxRounds,
-                       " pending=", change.dirty.size()));
+      Log(common::LogLevel::kError, "commit_rounds_exceeded",
+          {{"rounds", kMaxRounds}, {"pending", change.dirty.size()}});
       break;
     }
     std::vector<int> changed =

@@ -12,6 +12,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/event_log.h"
 #include "common/status_macros.h"
 #include "ledger_service/grpc_status.h"
 #include "ledger_service/stream_outbox.h"
@@ -125,7 +126,7 @@ class CountedUnaryReactor final : public grpc::ServerUnaryReactor {
 class WatchStream final : public StreamRegistry::Stream,
                           public std::enable_shared_from_this<WatchStream> {
  public:
-  WatchStream(Ledger* ledger, StreamRegistry* registry, EventLog* log,
+  WatchStream(Ledger* ledger, StreamRegistry* registry, common::EventLog* log,
               int batch_events, std::string peer)
       : ledger_(ledger),
         registry_(registry),
@@ -161,7 +162,7 @@ class WatchStream final : public StreamRegistry::Stream,
 
   Ledger* const ledger_;
   StreamRegistry* const registry_;
-  EventLog* const log_;
+  common::EventLog* const log_;
   const int batch_events_;
   const std::string peer_;
   StreamOutbox<WatchReactorBase, WatchResponse> outbox_;
@@ -241,12 +242,12 @@ absl::Status WatchStream::Start(const WatchRequest& request) {
           "token"));
     }
   }
-  log_->Log("watch_started",
-            {{"peer", peer_},
-             {"batch", filter.batch},
-             {"jobs", filter.job_keys.size()},
-             {"resume_token", request.resume_token()},
-             {"initial_views", initial.empty() ? 0 : initial.size() - 1}});
+  log_->Info("watch_started",
+             {{"peer", peer_},
+              {"batch", filter.batch},
+              {"jobs", filter.job_keys.size()},
+              {"resume_token", request.resume_token()},
+              {"initial_views", initial.empty() ? 0 : initial.size() - 1}});
   {
     absl::MutexLock lock(&fetch_mu_);
     filter_ = std::move(filter);
@@ -288,11 +289,11 @@ void WatchStream::Pump() {
 
 void WatchStream::FinishWith(const grpc::Status& status) {
   if (!outbox_.Finish(status)) return;
-  log_->Log("watch_finished",
-            {{"peer", peer_},
-             {"code", absl::StatusCodeToString(
-                          static_cast<absl::StatusCode>(status.error_code()))},
-             {"message", status.error_message()}});
+  log_->Info("watch_finished",
+             {{"peer", peer_},
+              {"code", absl::StatusCodeToString(
+                           static_cast<absl::StatusCode>(status.error_code()))},
+              {"message", status.error_message()}});
 }
 
 void WatchStream::OnDone() {
@@ -308,7 +309,7 @@ void WatchStream::OnDone() {
 
 }  // namespace
 
-LedgerGrpcService::LedgerGrpcService(Ledger* ledger, EventLog* log,
+LedgerGrpcService::LedgerGrpcService(Ledger* ledger, common::EventLog* log,
                                      LedgerGrpcServiceOptions options)
     : ledger_(ledger), log_(log), options_(options) {}
 
@@ -361,16 +362,16 @@ void LedgerGrpcService::LogCall(absl::string_view method,
   if (status.ok() && !mutation) return;
   const std::string code = absl::StatusCodeToString(status.code());
   if (status.ok()) {
-    log_->Log("rpc", {{"method", method},
-                      {"peer", context->peer()},
-                      {"subject", subject},
-                      {"code", code}});
+    log_->Info("rpc", {{"method", method},
+                       {"peer", context->peer()},
+                       {"subject", subject},
+                       {"code", code}});
   } else {
-    log_->Log("rpc", {{"method", method},
-                      {"peer", context->peer()},
-                      {"subject", subject},
-                      {"code", code},
-                      {"error", status.message()}});
+    log_->Warning("rpc", {{"method", method},
+                          {"peer", context->peer()},
+                          {"subject", subject},
+                          {"code", code},
+                          {"error", status.message()}});
   }
 }
 

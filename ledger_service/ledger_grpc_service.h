@@ -31,8 +31,8 @@
 #include "absl/time/time.h"
 #include "ccbatch/v1/ledger.grpc.pb.h"
 #include "ccbatch/v1/ledger.pb.h"
+#include "common/event_log.h"
 #include "grpcpp/grpcpp.h"
-#include "ledger_service/event_log.h"
 #include "ledger_service/ledger.h"
 #include "ledger_service/stream_registry.h"
 
@@ -50,7 +50,7 @@ class LedgerGrpcService final
   // REQUIRES: `ledger` and `log` outlive the service (not owned); the
   // service outlives the grpc::Server it is registered with, and that
   // server's Shutdown has returned before the service is destroyed.
-  LedgerGrpcService(Ledger* ledger, EventLog* log,
+  LedgerGrpcService(Ledger* ledger, common::EventLog* log,
                     LedgerGrpcServiceOptions options = {});
   ~LedgerGrpcService() override;
 
@@ -124,7 +124,7 @@ class LedgerGrpcService final
                bool mutation);
 
   Ledger* const ledger_;
-  EventLog* const log_;
+  common::EventLog* const log_;
   const LedgerGrpcServiceOptions options_;
   StreamRegistry registry_;
 

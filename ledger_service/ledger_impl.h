@@ -27,6 +27,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <initializer_list>
 #include <map>
 #include <memory>
 #include <optional>
@@ -48,6 +49,7 @@
 #include "ccbatch/v1/job.pb.h"
 #include "ccbatch/v1/ledger.pb.h"
 #include "common/clock.h"
+#include "common/event_log.h"
 #include "google/protobuf/timestamp.pb.h"
 #include "ledger_service/ledger.h"
 #include "ledger_service/ledger_records.pb.h"
@@ -367,11 +369,18 @@ class Ledger::Impl {
   absl::Status CheckWatchFilter(const WatchFilter& filter) const
       ABSL_SHARED_LOCKS_REQUIRED(mu_);
 
-  void Log(absl::string_view event, absl::string_view details) const;
+  void Log(common::LogLevel level, absl::string_view event,
+           std::initializer_list<common::LogField> fields = {}) const;
   void Notify();
 
   absl::string_view KeyOf(int job) const ABSL_SHARED_LOCKS_REQUIRED(mu_) {
     return computer_->facts(job).key;
+  }
+  // The cluster whose counts include the job; "" when none.
+  absl::string_view ClusterNameOf(int job) const
+      ABSL_SHARED_LOCKS_REQUIRED(mu_) {
+    const int32_t cluster = jobs_[job].cluster;
+    return cluster < 0 ? absl::string_view() : clusters_[cluster].name;
   }
   const JobFacts& FactsOf(int job) const ABSL_SHARED_LOCKS_REQUIRED(mu_) {
     return computer_->facts(job);
@@ -380,6 +389,8 @@ class Ledger::Impl {
   Store* const store_;
   common::Clock* const clock_;
   const LedgerOptions options_;
+  // The log used when options_.log is null.
+  std::unique_ptr<common::EventLog> own_log_;
 
   mutable absl::Mutex mu_;
   std::vector<BatchState> batches_ ABSL_GUARDED_BY(mu_);

@@ -91,7 +91,8 @@ absl::Status Ledger::Impl::EnsureUsable() {
   if (broken_.ok()) return absl::OkStatus();
   absl::Status reloaded = Load();
   if (reloaded.ok()) {
-    Log("store_recovered", "state rebuilt from the store");
+    Log(common::LogLevel::kInfo, "store_recovered",
+        {{"note", "state rebuilt from the store"}});
     broken_ = absl::OkStatus();
     return reloaded;
   }
@@ -102,8 +103,8 @@ absl::Status Ledger::Impl::EnsureUsable() {
 }
 
 void Ledger::Impl::ReloadAfterFailedWrite(const absl::Status& cause) {
-  Log("write_failed", absl::StrCat("error=\"", cause.message(),
-                                   "\" action=\"rebuilding from the store\""));
+  Log(common::LogLevel::kError, "write_failed",
+      {{"error", cause.message()}, {"action", "rebuilding from the store"}});
   struct Binding {
     bool connected;
     uint64_t stream;
@@ -116,7 +117,8 @@ void Ledger::Impl::ReloadAfterFailedWrite(const absl::Status& cause) {
   }
   absl::Status reloaded = Load();
   if (!reloaded.ok()) {
-    Log("reload_failed", reloaded.message());
+    Log(common::LogLevel::kError, "reload_failed",
+        {{"error", reloaded.message()}});
     broken_ = cause;
     return;
   }
@@ -360,8 +362,8 @@ absl::Status Ledger::Impl::LoadSteps(Change& change) {
         }
         auto it = index_by_key.find(job_key);
         if (number == 0 || it == index_by_key.end()) {
-          Log("order_dropped",
-              absl::StrCat("order=", key, " why=\"names no stored job\""));
+          Log(common::LogLevel::kWarning, "order_dropped",
+              {{"order", key}, {"why", "names no stored job"}});
           return true;
         }
         order.job = it->second;
@@ -452,9 +454,9 @@ absl::Status Ledger::Impl::LoadSteps(Change& change) {
     }
   }
   if (!differs.empty()) {
-    Log("rederived_at_start",
-        absl::StrCat("jobs=", differs.size(),
-                     " why=\"stored status cache disagreed with the facts\""));
+    Log(common::LogLevel::kWarning, "rederived_at_start",
+        {{"jobs", differs.size()},
+         {"why", "stored status cache disagreed with the facts"}});
   }
   return absl::OkStatus();
 }

@@ -6,6 +6,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "common/event_log.h"
 #include "grpc/grpc.h"
 
 namespace ccbatch::ledger {
@@ -20,7 +21,7 @@ constexpr int kMinClientPingIntervalMs = 10'000;
 
 }  // namespace
 
-LedgerServer::LedgerServer(Ledger* ledger, EventLog* log,
+LedgerServer::LedgerServer(Ledger* ledger, common::EventLog* log,
                            LedgerServerOptions options)
     : ledger_(ledger),
       log_(log),
@@ -29,7 +30,7 @@ LedgerServer::LedgerServer(Ledger* ledger, EventLog* log,
       ledger_service_(ledger, log, options_.ledger_service) {}
 
 absl::StatusOr<std::unique_ptr<LedgerServer>> LedgerServer::Start(
-    Ledger* ledger, EventLog* log, LedgerServerOptions options) {
+    Ledger* ledger, common::EventLog* log, LedgerServerOptions options) {
   if (options.tick_interval <= absl::ZeroDuration()) {
     return absl::InvalidArgumentError(absl::StrCat(
         "tick interval ", absl::FormatDuration(options.tick_interval),
@@ -75,10 +76,10 @@ absl::StatusOr<std::unique_ptr<LedgerServer>> LedgerServer::Start(
   if (opts.tick_interval != absl::InfiniteDuration()) {
     server->tick_thread_ = std::thread([s = server.get()]() { s->TickLoop(); });
   }
-  log->Log("server_started",
-           {{"listen", opts.listen_address},
-            {"port", selected_port},
-            {"tls", opts.credentials != nullptr ? "yes" : "no"}});
+  log->Info("server_started",
+            {{"listen", opts.listen_address},
+             {"port", selected_port},
+             {"tls", opts.credentials != nullptr ? "yes" : "no"}});
   return server;
 }
 
@@ -123,9 +124,9 @@ void LedgerServer::Shutdown() {
     absl::MutexLock lock(&mu_);
     stopped_ = true;
   }
-  log_->Log("server_stopped", {{"port", port_},
-                               {"calls_drained", calls_done ? "yes" : "no"},
-                               {"streams_drained", drained ? "yes" : "no"}});
+  log_->Info("server_stopped", {{"port", port_},
+                                {"calls_drained", calls_done ? "yes" : "no"},
+                                {"streams_drained", drained ? "yes" : "no"}});
 }
 
 }  // namespace ccbatch::ledger

@@ -18,9 +18,9 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "common/event_log.h"
 #include "grpcpp/grpcpp.h"
 #include "ledger_service/agent_service.h"
-#include "ledger_service/event_log.h"
 #include "ledger_service/ledger.h"
 #include "ledger_service/ledger_grpc_service.h"
 #include "ledger_service/snapshot_assembler.h"
@@ -52,7 +52,7 @@ class LedgerServer final {
   // it cannot be bound (in use, no such interface, malformed).
   // REQUIRES: `ledger` and `log` outlive the server (not owned).
   static absl::StatusOr<std::unique_ptr<LedgerServer>> Start(
-      Ledger* ledger, EventLog* log, LedgerServerOptions options);
+      Ledger* ledger, common::EventLog* log, LedgerServerOptions options);
 
   LedgerServer(const LedgerServer&) = delete;
   LedgerServer& operator=(const LedgerServer&) = delete;
@@ -66,11 +66,12 @@ class LedgerServer final {
   void Shutdown();
 
  private:
-  LedgerServer(Ledger* ledger, EventLog* log, LedgerServerOptions options);
+  LedgerServer(Ledger* ledger, common::EventLog* log,
+               LedgerServerOptions options);
   void TickLoop();
 
   Ledger* const ledger_;
-  EventLog* const log_;
+  common::EventLog* const log_;
   const LedgerServerOptions options_;
   AgentGrpcService agent_service_;
   LedgerGrpcService ledger_service_;

@@ -19,9 +19,9 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/time.h"
 #include "common/clock.h"
+#include "common/event_log.h"
 #include "common/file_system.h"
 #include "common/status_macros.h"
-#include "ledger_service/event_log.h"
 #include "ledger_service/ledger.h"
 #include "ledger_service/ledger_server.h"
 #include "ledger_service/server_flags.h"
@@ -81,11 +81,9 @@ absl::Status CheckAccessFlags(const std::string& listen) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<LedgerOptions> LedgerOptionsFromFlags(EventLog& log) {
+absl::StatusOr<LedgerOptions> LedgerOptionsFromFlags(common::EventLog& log) {
   LedgerOptions options;
-  options.log = [&log](absl::string_view event, absl::string_view details) {
-    log.LogPreformatted(event, details);
-  };
+  options.log = &log;
   options.staleness = absl::GetFlag(FLAGS_staleness);
   if (options.staleness <= absl::ZeroDuration() ||
       options.staleness == absl::InfiniteDuration()) {
@@ -101,7 +99,7 @@ absl::StatusOr<LedgerOptions> LedgerOptionsFromFlags(EventLog& log) {
 
 // Serves until SIGINT or SIGTERM (blocked in every thread by main and
 // received here with sigwait).
-absl::Status Serve(const sigset_t& stop_signals, EventLog& log) {
+absl::Status Serve(const sigset_t& stop_signals, common::EventLog& log) {
   const std::string db = absl::GetFlag(FLAGS_db);
   if (db.empty()) {
     return absl::InvalidArgumentError(
@@ -123,7 +121,7 @@ absl::Status Serve(const sigset_t& stop_signals, EventLog& log) {
 
   CCB_ASSIGN_OR_RETURN(std::unique_ptr<RocksDbStore> store,
                        RocksDbStore::Open(db));
-  log.Log("store_opened", {{"db", db}});
+  log.Info("store_opened", {{"db", db}});
   CCB_ASSIGN_OR_RETURN(std::unique_ptr<Ledger> ledger,
                        Ledger::Open(store.get(), common::RealClock::Default(),
                                     std::move(ledger_options)));
@@ -139,20 +137,20 @@ absl::Status Serve(const sigset_t& stop_signals, EventLog& log) {
       return written;
     }
   }
-  log.Log(
+  log.Info(
       "ledger_ready",
       {{"port", server->port()},
        {"staleness", absl::FormatDuration(absl::GetFlag(FLAGS_staleness))}});
 
   int signal_number = 0;
   sigwait(&stop_signals, &signal_number);
-  log.Log("shutdown_requested",
-          {{"signal", signal_number == SIGINT ? "SIGINT" : "SIGTERM"}});
+  log.Info("shutdown_requested",
+           {{"signal", signal_number == SIGINT ? "SIGINT" : "SIGTERM"}});
   server->Shutdown();
   server.reset();
   ledger.reset();
   store.reset();
-  log.Log("ledger_stopped", {});
+  log.Info("ledger_stopped");
   return absl::OkStatus();
 }
 
@@ -195,12 +193,12 @@ int main(int argc, char** argv) {
     return 2;
   }
 
-  ccbatch::ledger::EventLog log = ccbatch::ledger::EventLog::ToStderr(
-      ccbatch::common::RealClock::Default());
+  ccbatch::common::EventLog log(ccbatch::common::RealClock::Default(),
+                                ccbatch::common::EventLog::StderrSink());
   const absl::Status status = ccbatch::ledger::Serve(stop_signals, log);
   if (!status.ok()) {
-    log.Log("fatal", {{"code", absl::StatusCodeToString(status.code())},
-                      {"error", status.message()}});
+    log.Error("fatal", {{"code", absl::StatusCodeToString(status.code())},
+                        {"error", status.message()}});
     return status.code() == absl::StatusCode::kInvalidArgument ? 2 : 1;
   }
   return 0;

@@ -123,6 +123,12 @@ TEST(EventLogTest, SinkGetsOneLineStampedByTheClockAtEachLevel) {
                           "ts=2026-01-01T00:00:01.005Z level=info event=d"));
 }
 
+TEST(EventLogTest, TheDiscardSinkTakesLinesAndKeepsNone) {
+  FakeClock clock(kAt);
+  EventLog log(&clock, EventLog::DiscardSink(), {{"cluster", "hpc1"}});
+  log.Error("anything", {{"k", "v"}});
+}
+
 TEST(EventLogTest, FieldsMayBeBuiltAsAVector) {
   FakeClock clock(kAt);
   LogCapture capture;

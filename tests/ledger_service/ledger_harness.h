@@ -16,6 +16,7 @@
 #include "ccbatch/v1/job.pb.h"
 #include "ccbatch/v1/ledger.pb.h"
 #include "common/clock.h"
+#include "common/event_log.h"
 #include "ledger_service/ledger.h"
 #include "ledger_service/store.h"
 #include "ledger_service/store_memory.h"
@@ -100,6 +101,8 @@ class LedgerHarness {
  private:
   LedgerOptions options_;
   common::FakeClock clock_;
+  // The ledger's log unless the options name one.
+  common::EventLog quiet_log_{&clock_, common::EventLog::DiscardSink()};
   std::shared_ptr<MemoryStore::Contents> contents_;
   std::unique_ptr<MemoryStore> store_;
   std::unique_ptr<Ledger> ledger_;

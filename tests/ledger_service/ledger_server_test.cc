@@ -24,11 +24,11 @@
 #include "ccbatch/v1/agent.grpc.pb.h"
 #include "ccbatch/v1/ledger.grpc.pb.h"
 #include "common/clock.h"
+#include "common/event_log.h"
 #include "common/status_matchers.h"
 #include "gmock/gmock.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
-#include "ledger_service/event_log.h"
 #include "ledger_service/ledger.h"
 #include "ledger_service/store_memory.h"
 
@@ -105,7 +105,7 @@ class BackgroundReader final {
 // The server's log, kept for assertions and waits.
 class LogLines final {
  public:
-  EventLog::Sink Sink() {
+  common::EventLog::Sink Sink() {
     return [this](absl::string_view line) {
       absl::MutexLock lock(&mu_);
       lines_.emplace_back(line);
@@ -368,12 +368,10 @@ class LedgerServerTest : public ::testing::Test {
  protected:
   void SetUp() override {
     CCB_ASSERT_OK_AND_ASSIGN(store_, MemoryStore::Open());
-    log_ = std::make_unique<EventLog>(&clock_, lines_.Sink());
+    log_ = std::make_unique<common::EventLog>(&clock_, lines_.Sink());
     LedgerOptions options;
     options.default_cluster = "hpc1";
-    options.log = [this](absl::string_view event, absl::string_view details) {
-      log_->LogPreformatted(event, details);
-    };
+    options.log = log_.get();
     CCB_ASSERT_OK_AND_ASSIGN(ledger_,
                              Ledger::Open(store_.get(), &clock_, options));
     changes_ = std::make_unique<ChangeSignal>(ledger_.get());
@@ -524,7 +522,7 @@ class LedgerServerTest : public ::testing::Test {
   LogLines lines_;
   std::unique_ptr<MemoryStore> store_;
   std::unique_ptr<Ledger> ledger_;
-  std::unique_ptr<EventLog> log_;
+  std::unique_ptr<common::EventLog> log_;
   std::unique_ptr<ChangeSignal> changes_;
   std::unique_ptr<LedgerServer> server_;
   std::shared_ptr<grpc::Channel> channel_;

@@ -75,6 +75,10 @@ std::string LabSystem::SkipReason() {
     return "no local SLURM (SLURM_CONF unset or unreadable); "
            "scripts/test.sh starts one with scripts/slurm-local.sh";
   }
+  return "";
+}
+
+std::string LabSystem::SlurmProblem() {
   common::RealProcessRunner runner;
   common::ProcessRequest request;
   request.argv = {"squeue", "--noheader", "-o", "%i"};

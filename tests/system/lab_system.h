@@ -28,9 +28,12 @@ struct CommandResult {
 
 class LabSystem final {
  public:
-  // Why the system tests cannot run here (no SLURM_CONF, squeue cannot reach
-  // the controller, not root), or empty when they can.
+  // Why the system tests cannot run here (not root, no SLURM_CONF), or
+  // empty when they can.
   static std::string SkipReason();
+  // What is wrong with the configured SLURM (squeue cannot reach the
+  // controller), or empty when it answers.
+  static std::string SlurmProblem();
 
   // `work_dir`: a fresh directory for databases, state, logs and job trees.
   explicit LabSystem(std::string work_dir);
