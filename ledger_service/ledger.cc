@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <utility>
 
+#include "absl/hash/hash.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -49,6 +50,16 @@ int64_t MicrosOf(absl::Time time) {
 
 absl::Time TimeOfMicros(int64_t micros) {
   return micros == 0 ? absl::InfinitePast() : absl::FromUnixMicros(micros);
+}
+
+std::string EntryKey(absl::string_view cluster,
+                     absl::string_view slurm_job_id) {
+  return ClusterKey(cluster, absl::StrCat(kClusterEntryPart, slurm_job_id));
+}
+
+uint64_t LineHash(absl::string_view state, absl::string_view reason,
+                  absl::string_view nodes) {
+  return absl::HashOf(state, reason, nodes) | 1;
 }
 
 std::string UnmatchedVerdictKey(absl::string_view cluster,

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "common/batch_validator.h"
 #include "ledger_service/derive.h"
 #include "ledger_service/ledger_impl.h"
@@ -19,16 +20,6 @@ using ::ccbatch::v1::Verdict;
 // unknown state is taken as still in the queue (as derive.h does).
 bool InQueue(absl::string_view state) {
   return !ClassifySlurmState(state).terminal;
-}
-
-bool SameEntry(const QueueEntryFacts& facts,
-               const ccbatch::v1::QueueEntry& entry) {
-  return facts.state == entry.state() && facts.reason == entry.reason() &&
-         facts.nodes == entry.nodes();
-}
-
-std::string EntryKey(absl::string_view cluster, absl::string_view id) {
-  return ClusterKey(cluster, absl::StrCat(kClusterEntryPart, id));
 }
 
 ccbatch::v1::QueueEntry StoredEntry(const ccbatch::v1::QueueEntry& entry) {
@@ -194,34 +185,22 @@ absl::Status Ledger::Impl::ApplySnapshot(absl::string_view name,
       return absl::OkStatus();
     }
     Change change(clock_->Now());
-    epoch_ += 2;
-    if (epoch_ < 2) {  // wrapped after 2^31 snapshots: forget old marks
-      std::fill(seen_epoch_.begin(), seen_epoch_.end(), 0);
+    if (++epoch_ == 0) {  // wrapped after 2^32 snapshots: forget old marks
       for (ClusterState& other : clusters_) {
-        for (auto& [id, entry] : other.untracked) entry.seen_epoch = 0;
+        for (auto& [id, slot] : other.slots) slot.seen_epoch = 0;
       }
-      epoch_ = 2;
+      epoch_ = 1;
     }
+    const int64_t present_before = cluster.present;
+    int64_t listed_before = 0;
     for (const ccbatch::v1::QueueEntry& entry : snapshot.entries) {
       if (entry.slurm_job_id().empty()) continue;
-      auto bound = cluster.job_by_slurm_id.find(entry.slurm_job_id());
-      if (bound != cluster.job_by_slurm_id.end()) {
-        ApplyTrackedEntry(bound->second, entry, snapshot.taken_at, cluster,
-                          change);
-      } else {
-        ApplyUntrackedEntry(entry, cluster, change);
-      }
+      ApplyLine(entry, snapshot.taken_at, cluster, &listed_before, change);
     }
-    SweepTracked(snapshot.taken_at, cluster, change);
-    for (auto it = cluster.untracked.begin(); it != cluster.untracked.end();) {
-      if (it->second.seen_epoch == epoch_) {
-        ++it;
-        continue;
-      }
-      if (InQueue(it->second.facts.state)) --cluster.queued;
-      change.batch.Delete(Column::kClusters, EntryKey(cluster.name, it->first));
-      cluster.untracked.erase(it++);
+    if (listed_before < present_before) {
+      SweepMissingLines(snapshot.taken_at, cluster, change);
     }
+    SweepUnseen(snapshot.taken_at, cluster, change);
     records::ClusterRecord& record = cluster.record;
     record.set_has_snapshot(true);
     record.set_snapshot_seq(snapshot.seq);
@@ -240,107 +219,143 @@ absl::Status Ledger::Impl::ApplySnapshot(absl::string_view name,
   return status;
 }
 
-void Ledger::Impl::ApplyTrackedEntry(int job,
-                                     const ccbatch::v1::QueueEntry& entry,
-                                     absl::Time taken_at, ClusterState& cluster,
-                                     Change& change) {
-  JobFacts& facts = computer_->mutable_facts(job);
-  if (!facts.attempt.has_value() ||
-      facts.attempt->slurm_job_id != entry.slurm_job_id()) {
-    ApplyUntrackedEntry(entry, cluster, change);  // a stale binding
-    return;
+void Ledger::Impl::ApplyLine(const ccbatch::v1::QueueEntry& entry,
+                             absl::Time taken_at, ClusterState& cluster,
+                             int64_t* listed_before, Change& change) {
+  QueueSlot& slot = cluster.slots[entry.slurm_job_id()];
+  if (slot.seen_epoch == epoch_) return;  // a repeated line: the first wins
+  slot.seen_epoch = epoch_;
+  if (slot.line_hash != 0) ++*listed_before;
+  const uint64_t hash = LineHash(entry.state(), entry.reason(), entry.nodes());
+  if (slot.line_hash == hash) return;  // the common case: nothing to do
+  if (slot.line_hash == 0) {
+    ++cluster.present;
+  } else if (slot.queued) {
+    --cluster.queued;
   }
-  AttemptFacts& attempt = *facts.attempt;
+  slot.line_hash = hash;
+  slot.queued = InQueue(entry.state());
+  if (slot.queued) ++cluster.queued;
+  if (slot.stored || slot.job >= 0 || slot.queued ||
+      TagsOutstandingSubmit(entry.comment())) {
+    change.batch.PutMessage(Column::kClusters,
+                            EntryKey(cluster.name, entry.slurm_job_id()),
+                            StoredEntry(entry));
+    slot.stored = true;
+  }
+  if (slot.job >= 0) LineChanged(slot.job, entry, taken_at, change);
+}
+
+bool Ledger::Impl::TagsOutstandingSubmit(absl::string_view comment) const {
+  if (!absl::ConsumePrefix(&comment, "ccb:")) return false;
+  auto order = orders_.find(ParseOrderId(comment.substr(0, 13)));
+  return order != orders_.end() && order->second.kind == OrderKind::kSubmit;
+}
+
+void Ledger::Impl::LineChanged(int job, const ccbatch::v1::QueueEntry& entry,
+                               absl::Time taken_at, Change& change) {
+  AttemptFacts& attempt = *computer_->mutable_facts(job).attempt;
   JobRecord& record = jobs_[job];
-  seen_epoch_[job] = epoch_;
-  if (!record.in_tracked) {
-    record.in_tracked = true;
-    cluster.tracked.push_back(job);
-  }
-  if (attempt.queue_entry.has_value() &&
-      SameEntry(*attempt.queue_entry, entry)) {
-    return;
-  }
-  const bool was_queued =
-      attempt.queue_entry.has_value() && InQueue(attempt.queue_entry->state);
-  const bool queued = InQueue(entry.state());
-  cluster.queued += static_cast<int>(queued) - static_cast<int>(was_queued);
   attempt.queue_entry = QueueEntryFactsFromProto(entry);
   if (attempt.last_queue_state != entry.state()) {
     attempt.last_queue_state = entry.state();
     record.queue_state_unsaved = true;
   }
-  change.batch.PutMessage(Column::kClusters,
-                          EntryKey(cluster.name, entry.slurm_job_id()),
-                          StoredEntry(entry));
+  if (record.in_unseen) record.in_unseen = false;
   change.dirty.push_back(job);
-  if (!queued && record.finished_seen_us == 0) {
+  if (!InQueue(entry.state()) && record.finished_seen_us == 0) {
     MarkFinishedSeen(job, taken_at, change);
   }
 }
 
-void Ledger::Impl::ApplyUntrackedEntry(const ccbatch::v1::QueueEntry& entry,
-                                       ClusterState& cluster, Change& change) {
-  auto [it, inserted] = cluster.untracked.try_emplace(entry.slurm_job_id());
-  UntrackedEntry& untracked = it->second;
-  untracked.seen_epoch = epoch_;
-  if (!inserted && SameEntry(untracked.facts, entry)) return;
-  const bool was_queued = !inserted && InQueue(untracked.facts.state);
-  untracked.facts = QueueEntryFactsFromProto(entry);
-  cluster.queued +=
-      static_cast<int>(InQueue(entry.state())) - static_cast<int>(was_queued);
-  change.batch.PutMessage(Column::kClusters,
-                          EntryKey(cluster.name, entry.slurm_job_id()),
-                          StoredEntry(entry));
-}
-
-void Ledger::Impl::SweepTracked(absl::Time taken_at, ClusterState& cluster,
-                                Change& change) {
-  std::vector<int32_t> kept;
-  kept.reserve(cluster.tracked.size());
-  for (int32_t job : cluster.tracked) {
-    JobRecord& record = jobs_[job];
-    uint32_t& mark = seen_epoch_[job];
-    if (!record.in_tracked || mark == epoch_ + 1) continue;
-    const bool present = mark == epoch_;
-    mark = epoch_ + 1;
-    JobFacts& facts = computer_->mutable_facts(job);
-    if (!facts.attempt.has_value() || facts.attempt->slurm_job_id.empty() ||
-        facts.attempt->cluster != cluster.name) {
-      record.in_tracked = false;
+void Ledger::Impl::SweepMissingLines(absl::Time taken_at, ClusterState& cluster,
+                                     Change& change) {
+  for (auto it = cluster.slots.begin(); it != cluster.slots.end();) {
+    QueueSlot& slot = it->second;
+    if (slot.line_hash == 0 || slot.seen_epoch == epoch_) {
+      ++it;
       continue;
     }
-    if (present) {
-      kept.push_back(job);
-      continue;
+    --cluster.present;
+    if (slot.queued) --cluster.queued;
+    slot.line_hash = 0;
+    slot.queued = false;
+    if (slot.stored) {
+      change.batch.Delete(Column::kClusters, EntryKey(cluster.name, it->first));
+      slot.stored = false;
     }
-    AttemptFacts& attempt = *facts.attempt;
-    if (attempt.queue_entry.has_value()) {
-      if (InQueue(attempt.queue_entry->state)) --cluster.queued;
-      attempt.queue_entry.reset();
-      change.batch.Delete(Column::kClusters,
-                          EntryKey(cluster.name, attempt.slurm_job_id));
-      change.dirty.push_back(job);
-    }
-    if (record.finished_seen_us == 0 && taken_at > attempt.submitted_at) {
-      MarkFinishedSeen(job, taken_at, change);
-    } else if (record.queue_state_unsaved) {
-      absl::StatusOr<ccbatch::v1::Attempt*> stored =
-          MutableAttempt(job, change);
-      if (stored.ok()) {
-        (*stored)->set_last_queue_state(attempt.last_queue_state);
-        record.queue_state_unsaved = false;
-      } else if (change.error.ok()) {
-        change.error = stored.status();
+    if (slot.job >= 0) {
+      LineLeft(slot.job, taken_at, change);
+      if (!Settled(slot.job)) {
+        ++it;
+        continue;
       }
     }
-    if (record.finished_seen_us == 0) {
-      kept.push_back(job);
-    } else {
-      record.in_tracked = false;
+    cluster.slots.erase(it++);
+  }
+}
+
+void Ledger::Impl::LineLeft(int job, absl::Time taken_at, Change& change) {
+  AttemptFacts& attempt = *computer_->mutable_facts(job).attempt;
+  JobRecord& record = jobs_[job];
+  attempt.queue_entry.reset();
+  change.dirty.push_back(job);
+  if (record.finished_seen_us == 0 && taken_at > attempt.submitted_at) {
+    MarkFinishedSeen(job, taken_at, change);
+  } else if (record.queue_state_unsaved) {
+    absl::StatusOr<ccbatch::v1::Attempt*> stored = MutableAttempt(job, change);
+    if (stored.ok()) {
+      (*stored)->set_last_queue_state(attempt.last_queue_state);
+      record.queue_state_unsaved = false;
+    } else if (change.error.ok()) {
+      change.error = stored.status();
     }
   }
-  cluster.tracked.swap(kept);
+}
+
+void Ledger::Impl::SweepUnseen(absl::Time taken_at, ClusterState& cluster,
+                               Change& change) {
+  std::vector<int32_t> kept;
+  for (int32_t job : cluster.unseen) {
+    JobRecord& record = jobs_[job];
+    if (!record.in_unseen) continue;
+    const JobFacts& facts = FactsOf(job);
+    if (!facts.attempt.has_value() || facts.attempt->slurm_job_id.empty() ||
+        facts.attempt->cluster != cluster.name ||
+        record.finished_seen_us != 0 ||
+        facts.attempt->queue_entry.has_value()) {
+      record.in_unseen = false;
+      continue;
+    }
+    if (taken_at > facts.attempt->submitted_at) {
+      record.in_unseen = false;
+      MarkFinishedSeen(job, taken_at, change);
+      continue;
+    }
+    kept.push_back(job);
+  }
+  cluster.unseen.swap(kept);
+}
+
+bool Ledger::Impl::Settled(int job) const {
+  const JobFacts& facts = FactsOf(job);
+  if (!facts.attempt.has_value()) return true;
+  return FinalVerdict(facts) != nullptr || (facts.attempt->cancel_requested &&
+                                            facts.attempt->cancel_acknowledged);
+}
+
+void Ledger::Impl::ReleaseSlotIfSettled(int job) {
+  const JobFacts& facts = FactsOf(job);
+  if (!facts.attempt.has_value() || facts.attempt->slurm_job_id.empty() ||
+      !Settled(job)) {
+    return;
+  }
+  ClusterState& cluster = clusters_[ClusterIndex(facts.attempt->cluster)];
+  auto slot = cluster.slots.find(facts.attempt->slurm_job_id);
+  if (slot == cluster.slots.end() || slot->second.job != job) return;
+  if (slot->second.line_hash == 0) {
+    cluster.slots.erase(slot);
+  }
 }
 
 void Ledger::Impl::MarkFinishedSeen(int job, absl::Time at, Change& change) {
@@ -358,39 +373,50 @@ void Ledger::Impl::MarkFinishedSeen(int job, absl::Time at, Change& change) {
 }
 
 void Ledger::Impl::BindSlurmId(int job, Change& change) {
-  JobFacts& facts = computer_->mutable_facts(job);
-  AttemptFacts& attempt = *facts.attempt;
+  AttemptFacts& attempt = *computer_->mutable_facts(job).attempt;
   ClusterState& cluster = clusters_[ClusterIndex(attempt.cluster)];
-  auto [bound, inserted] =
-      cluster.job_by_slurm_id.try_emplace(attempt.slurm_job_id, job);
-  if (!inserted && bound->second != job) {
+  QueueSlot& slot = cluster.slots[attempt.slurm_job_id];
+  if (slot.job >= 0 && slot.job != job) {
     Log(common::LogLevel::kWarning, "slurm_id_rebound",
         {{"cluster", cluster.name},
          {"slurm_job_id", attempt.slurm_job_id},
          {"job", KeyOf(job)},
-         {"previous_job", KeyOf(bound->second)}});
-    bound->second = job;
+         {"previous_job", KeyOf(slot.job)}});
   }
+  slot.job = job;
   JobRecord& record = jobs_[job];
   const absl::Time taken_at =
       TimeOrInfinitePast(cluster.record.has_snapshot_taken_at(),
                          cluster.record.snapshot_taken_at());
-  if (auto entry = cluster.untracked.find(attempt.slurm_job_id);
-      entry != cluster.untracked.end()) {
-    attempt.queue_entry = entry->second.facts;
-    attempt.last_queue_state = entry->second.facts.state;
-    record.queue_state_unsaved = true;
-    cluster.untracked.erase(entry);
-    if (!InQueue(attempt.queue_entry->state) && record.finished_seen_us == 0) {
-      MarkFinishedSeen(job, taken_at, change);
+  if (slot.line_hash != 0 && !slot.stored) {
+    // Listed, untagged and finished: all that is known is that it ended.
+    Log(common::LogLevel::kInfo, "untagged_line_bound",
+        {{"cluster", cluster.name},
+         {"slurm_job_id", attempt.slurm_job_id},
+         {"job", KeyOf(job)}});
+    if (record.finished_seen_us == 0) MarkFinishedSeen(job, taken_at, change);
+  } else if (slot.line_hash != 0) {
+    // The latest snapshot already lists the job (the agent found it by its
+    // tag before its answer arrived): its line is stored beside it.
+    absl::StatusOr<std::optional<ccbatch::v1::QueueEntry>> line =
+        GetMessage<ccbatch::v1::QueueEntry>(
+            *store_, Column::kClusters,
+            EntryKey(cluster.name, attempt.slurm_job_id));
+    if (!line.ok() || !line->has_value()) {
+      if (change.error.ok()) {
+        change.error = line.ok() ? absl::DataLossError(absl::StrCat(
+                                       "queue line of slurm job ",
+                                       attempt.slurm_job_id, " is missing"))
+                                 : line.status();
+      }
+      return;
     }
+    LineChanged(job, **line, taken_at, change);
   } else if (cluster.record.has_snapshot() && taken_at > attempt.submitted_at) {
     MarkFinishedSeen(job, taken_at, change);
-  }
-  if (!record.in_tracked &&
-      (attempt.queue_entry.has_value() || record.finished_seen_us == 0)) {
-    record.in_tracked = true;
-    cluster.tracked.push_back(job);
+  } else if (record.finished_seen_us == 0 && !record.in_unseen) {
+    record.in_unseen = true;
+    cluster.unseen.push_back(job);
   }
 }
 
@@ -635,6 +661,7 @@ absl::Status Ledger::Impl::AcceptVerdict(int job, int attempt,
   facts.verdict = VerdictFactsFromProto(verdict);
   if (IsFinalOutcome(verdict.outcome())) {
     SetRecheck(job, 0);
+    ReleaseSlotIfSettled(job);
   } else {
     SetRecheck(job, MicrosOf(change.now + options_.recheck_interval));
   }
@@ -714,6 +741,7 @@ absl::Status Ledger::Impl::ApplyCancelResult(
         (*attempt)->set_cancel_acknowledged(true);
         facts.attempt->cancel_acknowledged = true;
         change.dirty.push_back(job);
+        ReleaseSlotIfSettled(job);
       } else {
         change.error = attempt.status();
       }

@@ -196,7 +196,6 @@ absl::StatusOr<ccbatch::v1::ImportBatchResponse> Ledger::Impl::ImportBatch(
     }
 
     jobs_.resize(new_count);
-    seen_epoch_.resize(new_count, 0);
     std::vector<JobFacts> facts(new_count);
     for (int job = 0; job < old_count; ++job) {
       facts[job] = std::move(computer_->mutable_facts(job));

@@ -524,23 +524,18 @@ void Ledger::Impl::RemoveOrder(uint64_t order, Change& change) {
 }
 
 void Ledger::Impl::DetachAttempt(int job) {
-  JobFacts& facts = computer_->mutable_facts(job);
-  AttemptFacts& attempt = *facts.attempt;
+  AttemptFacts& attempt = *computer_->mutable_facts(job).attempt;
+  jobs_[job].in_unseen = false;
   if (attempt.slurm_job_id.empty()) return;
   ClusterState& cluster = clusters_[ClusterIndex(attempt.cluster)];
-  auto bound = cluster.job_by_slurm_id.find(attempt.slurm_job_id);
-  if (bound != cluster.job_by_slurm_id.end() && bound->second == job) {
-    cluster.job_by_slurm_id.erase(bound);
+  auto slot = cluster.slots.find(attempt.slurm_job_id);
+  if (slot != cluster.slots.end() && slot->second.job == job) {
+    // A line still in the queue stays as anyone's line: it keeps counting
+    // against the cap until it leaves.
+    slot->second.job = -1;
+    if (slot->second.line_hash == 0) cluster.slots.erase(slot);
   }
-  if (attempt.queue_entry.has_value()) {
-    // Still in the queue under the old id: it keeps counting against the
-    // cap and is compared as anyone's entry from now on.
-    UntrackedEntry& entry = cluster.untracked[attempt.slurm_job_id];
-    entry.facts = *attempt.queue_entry;
-    entry.seen_epoch = epoch_;
-    attempt.queue_entry.reset();
-  }
-  jobs_[job].in_tracked = false;
+  attempt.queue_entry.reset();
 }
 
 }  // namespace ccbatch::ledger

@@ -8,10 +8,12 @@
 //    compact JobRecord beside its JobFacts (definitions stay in the store);
 //  - per batch: its jobs in batchfile order, counts per published status,
 //    and the READY jobs free to submit (ordered by position);
-//  - per cluster: the health and snapshot header, the `slurm job id -> job`
-//    index of current attempts, entries of the latest snapshot that belong
-//    to no current attempt, the jobs whose absence a snapshot must notice,
-//    and outstanding orders (all, and those due on the current stream).
+//  - per cluster: the health and snapshot header; one slot per SLURM job id
+//    that is in the latest snapshot or belongs to an unsettled current
+//    attempt (the `slurm job id -> job` index, with a hash of the id's queue
+//    line, so an unchanged line is recognised without touching the job);
+//    the submitted jobs no snapshot has shown yet; outstanding orders (all,
+//    and those due on the current stream).
 //
 // A mutation builds a Change: it edits facts and names the jobs, then
 // Commit() re-derives them (incrementally), publishes status changes
@@ -74,6 +76,12 @@ google::protobuf::Timestamp TimestampOf(absl::Time time);
 int64_t MicrosOf(absl::Time time);
 absl::Time TimeOfMicros(int64_t micros);
 
+// The key of a line of a cluster's latest snapshot.
+std::string EntryKey(absl::string_view cluster, absl::string_view slurm_job_id);
+// What QueueSlot::line_hash holds for a line; never 0.
+uint64_t LineHash(absl::string_view state, absl::string_view reason,
+                  absl::string_view nodes);
+
 // The key of a verdict that matched no job or order, kept for inspection.
 std::string UnmatchedVerdictKey(absl::string_view cluster,
                                 absl::string_view id);
@@ -114,8 +122,8 @@ struct JobRecord {
   ccbatch::v1::JobStatus status = ccbatch::v1::JOB_STATUS_UNSPECIFIED;
   // An adoption CheckOutput is outstanding: the job must not be submitted.
   bool adoption_pending = false;
-  // Listed in its cluster's `tracked` (see ClusterState).
-  bool in_tracked = false;
+  // Listed in its cluster's `unseen` (see ClusterState).
+  bool in_unseen = false;
   // The queue entry's state differs from the stored attempt's
   // last_queue_state (written when the job leaves the queue).
   bool queue_state_unsaved = false;
@@ -140,9 +148,27 @@ struct BatchState {
   absl::btree_set<int32_t> submittable;
 };
 
-struct UntrackedEntry {
-  QueueEntryFacts facts;
+// A SLURM job id a cluster's latest snapshot lists, or that an unsettled
+// current attempt holds.
+struct QueueSlot {
+  // The job whose current attempt has this id; -1 for none (a job outside
+  // ccbatch, an earlier attempt, or a job already judged).
+  int32_t job = -1;
+  // The snapshot (epoch) that last listed the id.
   uint32_t seen_epoch = 0;
+  // Hash of (state, reason, nodes) of the id's line in the latest snapshot;
+  // 0 when it is not in it. Equal hashes are taken as equal lines (64 bits:
+  // a false match is not a practical concern).
+  uint64_t line_hash = 0;
+  // That line's state is not terminal (it counts against the cap).
+  bool queued = false;
+  // The line is in the store (EntryKey). Lines that can matter after a
+  // restart are stored: ccbatch's unsettled jobs', lines counting against
+  // the cap, and lines tagged with an outstanding SubmitOrder (a job id not
+  // known yet). The rest (finished jobs of others, jobs already judged)
+  // change no status and no count; a restart forgets them until the next
+  // snapshot, which saves a write per line per appearance.
+  bool stored = false;
 };
 
 struct ClusterState {
@@ -151,15 +177,14 @@ struct ClusterState {
   bool connected = false;
   uint64_t stream = 0;
   absl::Time connection_changed_at = absl::InfinitePast();
-  // Current attempts with a SLURM job id on this cluster.
-  absl::flat_hash_map<std::string, int32_t> job_by_slurm_id;
-  // Entries of the latest snapshot that are no current attempt's.
-  absl::flat_hash_map<std::string, UntrackedEntry> untracked;
-  // Jobs in the latest snapshot or not yet seen finished (may hold stale
-  // entries; JobRecord::in_tracked is the truth).
-  std::vector<int32_t> tracked;
-  // Entries of the latest snapshot in a non-terminal state.
+  absl::flat_hash_map<std::string, QueueSlot> slots;
+  // Slots with a line in the latest snapshot.
+  int64_t present = 0;
+  // Of those, lines in a non-terminal state.
   int64_t queued = 0;
+  // Jobs with a SLURM id that no snapshot taken after their submission has
+  // shown yet (JobRecord::in_unseen is the truth; may hold stale entries).
+  std::vector<int32_t> unseen;
   StatusCounts counts{};
   std::set<uint64_t> orders;
   // Outstanding orders not yet handed to `stream`.
@@ -317,14 +342,32 @@ class Ledger::Impl {
   const ClusterState* FindCluster(absl::string_view name) const
       ABSL_SHARED_LOCKS_REQUIRED(mu_);
   void PushClusterFacts(int cluster) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void ApplyTrackedEntry(int job, const ccbatch::v1::QueueEntry& entry,
-                         absl::Time taken_at, ClusterState& cluster,
+  // One line of a snapshot; counts in `*listed_before` the lines whose id
+  // the previous snapshot listed too.
+  void ApplyLine(const ccbatch::v1::QueueEntry& entry, absl::Time taken_at,
+                 ClusterState& cluster, int64_t* listed_before, Change& change)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The job's line changed (or appeared).
+  void LineChanged(int job, const ccbatch::v1::QueueEntry& entry,
+                   absl::Time taken_at, Change& change)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Lines of the previous snapshot missing from this one.
+  void SweepMissingLines(absl::Time taken_at, ClusterState& cluster,
                          Change& change) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void ApplyUntrackedEntry(const ccbatch::v1::QueueEntry& entry,
-                           ClusterState& cluster, Change& change)
+  // The job's line left the queue.
+  void LineLeft(int job, absl::Time taken_at, Change& change)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void SweepTracked(absl::Time taken_at, ClusterState& cluster, Change& change)
+  // Submitted jobs a snapshot taken after their submission does not show.
+  void SweepUnseen(absl::Time taken_at, ClusterState& cluster, Change& change)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The line tags ("ccb:<order id>") a SubmitOrder still outstanding.
+  bool TagsOutstandingSubmit(absl::string_view comment) const
+      ABSL_SHARED_LOCKS_REQUIRED(mu_);
+  // Judged, or cancelled and acknowledged: its queue line no longer matters.
+  bool Settled(int job) const ABSL_SHARED_LOCKS_REQUIRED(mu_);
+  // Drops the slot of the job's current SLURM id once it is settled and
+  // out of the queue.
+  void ReleaseSlotIfSettled(int job) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void MarkFinishedSeen(int job, absl::Time at, Change& change)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Binds the current attempt's new SLURM id; attaches its entry from the
@@ -407,9 +450,7 @@ class Ledger::Impl {
   absl::flat_hash_map<uint64_t, OrderRecord> orders_ ABSL_GUARDED_BY(mu_);
   uint64_t next_order_ ABSL_GUARDED_BY(mu_) = 1;
   uint64_t last_event_seq_ ABSL_GUARDED_BY(mu_) = 0;
-  // Per job: the snapshot epoch in which it was last seen (epoch) or swept
-  // (epoch + 1). Epochs advance by 2 per snapshot.
-  std::vector<uint32_t> seen_epoch_ ABSL_GUARDED_BY(mu_);
+  // Numbers the snapshots applied (QueueSlot::seen_epoch).
   uint32_t epoch_ ABSL_GUARDED_BY(mu_) = 0;
   // (time in Unix microseconds, job) of inconclusive checks to repeat.
   absl::btree_set<std::pair<int64_t, int32_t>> rechecks_ ABSL_GUARDED_BY(mu_);

@@ -8,6 +8,10 @@
 #include <utility>
 #include <vector>
 
+#ifdef __GLIBC__  // defined by the headers above
+#include <malloc.h>
+#endif
+
 #include "absl/random/random.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
@@ -70,7 +74,6 @@ void Ledger::Impl::ResetState() {
   orders_.clear();
   next_order_ = 1;
   last_event_seq_ = 0;
-  seen_epoch_.clear();
   epoch_ = 0;
   rechecks_.clear();
   recent_events_.clear();
@@ -79,11 +82,20 @@ void Ledger::Impl::ResetState() {
 absl::Status Ledger::Impl::Load() {
   ResetState();
   loading_ = true;
-  Change change(clock_->Now());
-  absl::Status loaded = LoadSteps(change);
-  if (loaded.ok()) loaded = Commit(change);
+  absl::Status loaded;
+  {
+    Change change(clock_->Now());
+    loaded = LoadSteps(change);
+    if (loaded.ok()) loaded = Commit(change);
+  }
   loading_ = false;
   if (!loaded.ok()) ResetState();
+#ifdef __GLIBC__
+  // Loading a large store leaves freed scratch (scan buffers, the upstream
+  // lists, write batches) in the heap; give it back so the resident size
+  // reflects what the ledger holds.
+  malloc_trim(0);
+#endif
   return loaded;
 }
 
@@ -243,7 +255,6 @@ absl::Status Ledger::Impl::LoadSteps(Change& change) {
     }
   }
   scanned = ScannedJobs();
-  seen_epoch_.assign(count, 0);
 
   // Attempts: the last one of each job is its current attempt.
   absl::Status bad_key;
@@ -268,12 +279,6 @@ absl::Status Ledger::Impl::LoadSteps(Change& change) {
         return true;
       }));
   CCB_RETURN_IF_ERROR(bad_key);
-  for (int job = 0; job < count; ++job) {
-    const std::optional<AttemptFacts>& attempt = facts[job].attempt;
-    if (!attempt.has_value() || attempt->slurm_job_id.empty()) continue;
-    clusters_[jobs_[job].cluster].job_by_slurm_id[attempt->slurm_job_id] = job;
-  }
-
   // Verdicts of current attempts (or adoption); others stay in the store.
   CCB_RETURN_IF_ERROR(ScanMessages<ccbatch::v1::Verdict>(
       *store_, Column::kVerdicts, "",
@@ -295,7 +300,18 @@ absl::Status Ledger::Impl::LoadSteps(Change& change) {
         return true;
       }));
 
-  // Clusters: health records and the latest snapshot's entries.
+  // The `slurm job id -> job` index: current attempts not yet settled.
+  for (int job = 0; job < count; ++job) {
+    const std::optional<AttemptFacts>& attempt = facts[job].attempt;
+    if (!attempt.has_value() || attempt->slurm_job_id.empty() ||
+        FinalVerdict(facts[job]) != nullptr ||
+        (attempt->cancel_requested && attempt->cancel_acknowledged)) {
+      continue;
+    }
+    clusters_[jobs_[job].cluster].slots[attempt->slurm_job_id].job = job;
+  }
+
+  // Clusters: health records and the latest snapshot's lines.
   absl::Status cluster_error;
   CCB_RETURN_IF_ERROR(store_->Scan(
       Column::kClusters, "",
@@ -315,19 +331,19 @@ absl::Status Ledger::Impl::LoadSteps(Change& change) {
         cluster_error =
             ParseStoredMessage(*store_, Column::kClusters, key, value, &entry);
         if (!cluster_error.ok()) return false;
-        const QueueEntryFacts entry_facts = QueueEntryFactsFromProto(entry);
-        if (!ClassifySlurmState(entry_facts.state).terminal) ++cluster.queued;
-        auto bound = cluster.job_by_slurm_id.find(part);
-        if (bound == cluster.job_by_slurm_id.end()) {
-          cluster.untracked[part].facts = entry_facts;
-          return true;
+        QueueSlot& slot = cluster.slots[part];
+        slot.line_hash = LineHash(entry.state(), entry.reason(), entry.nodes());
+        slot.queued = !ClassifySlurmState(entry.state()).terminal;
+        slot.stored = true;
+        ++cluster.present;
+        if (slot.queued) ++cluster.queued;
+        if (slot.job < 0) return true;
+        AttemptFacts& attempt = *facts[slot.job].attempt;
+        if (attempt.last_queue_state != entry.state()) {
+          attempt.last_queue_state = entry.state();
+          jobs_[slot.job].queue_state_unsaved = true;
         }
-        AttemptFacts& attempt = *facts[bound->second].attempt;
-        if (attempt.last_queue_state != entry_facts.state) {
-          attempt.last_queue_state = entry_facts.state;
-          jobs_[bound->second].queue_state_unsaved = true;
-        }
-        attempt.queue_entry = entry_facts;
+        attempt.queue_entry = QueueEntryFactsFromProto(entry);
         return true;
       }));
   CCB_RETURN_IF_ERROR(cluster_error);
@@ -436,7 +452,20 @@ absl::Status Ledger::Impl::LoadSteps(Change& change) {
       change.became_completing.push_back(job);
     }
   }
-  Publish(differs, change);
+  // Corrections are written in chunks: the cache is never an input, so a
+  // crash between chunks only leaves corrections for the next start, and a
+  // million-job correction does not build one giant batch in memory.
+  constexpr size_t kCorrectionChunk = 20000;
+  const absl::Span<const int> all_differs(differs);
+  for (size_t begin = 0; begin < all_differs.size();
+       begin += kCorrectionChunk) {
+    Publish(all_differs.subspan(begin, kCorrectionChunk), change);
+    if (begin + kCorrectionChunk >= all_differs.size()) break;
+    FlushOverlays(change);
+    CCB_RETURN_IF_ERROR(
+        store_->Write(change.batch, WriteOptions{/*sync=*/false}));
+    change.batch.Clear();
+  }
   change.event_notes.clear();
 
   for (int job = 0; job < count; ++job) {
@@ -447,10 +476,10 @@ absl::Status Ledger::Impl::LoadSteps(Change& change) {
         job_facts.attempt->slurm_job_id.empty()) {
       continue;
     }
-    if (job_facts.attempt->queue_entry.has_value() ||
-        record.finished_seen_us == 0) {
-      record.in_tracked = true;
-      clusters_[record.cluster].tracked.push_back(job);
+    if (!job_facts.attempt->queue_entry.has_value() &&
+        record.finished_seen_us == 0 && !Settled(job)) {
+      record.in_unseen = true;
+      clusters_[record.cluster].unseen.push_back(job);
     }
   }
   if (!differs.empty()) {
