@@ -6,6 +6,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "common/batch_validator.h"
 #include "common/event_log.h"
 #include "common/status_macros.h"
 #include "ledger_service/grpc_status.h"
@@ -82,6 +83,9 @@ class AgentStream final : public StreamRegistry::Stream,
         peer_(std::move(peer)),
         assembler_(service->snapshot_limits_) {}
 
+  // Who opened the stream; set before Begin.
+  void SetCaller(Caller caller) { caller_ = std::move(caller); }
+
   uint64_t id() const { return id_; }
   const std::string& peer() const { return peer_; }
 
@@ -89,7 +93,8 @@ class AgentStream final : public StreamRegistry::Stream,
 
   // ---- From the reactor. ----
   void Attach(AgentReactor* reactor) { outbox_.Attach(reactor); }
-  void Begin() { ReadNext(); }
+  // Starts reading, and re-checks the caller whenever the tokens change.
+  void Begin();
   void OnReadDone(bool ok);
   void OnWriteDone(bool ok) {
     outbox_.WriteDone(ok);
@@ -109,7 +114,11 @@ class AgentStream final : public StreamRegistry::Stream,
         [this](AgentReactor* reactor) { reactor->StartRead(&incoming_); });
   }
   absl::Status Handle(AgentMessage& message);
+  // Trims verdict evidence and checks string lengths (input_limits.h).
+  absl::Status ApplyLimits(AgentMessage& message);
   absl::Status HandleHello(const Hello& hello);
+  // Finishes the stream if its caller's token was revoked or changed role.
+  void RecheckCaller();
   absl::Status HandleChunk(SnapshotChunk& chunk);
   // Pulls the directives due on this stream and queues them for writing.
   void Pump();
@@ -121,6 +130,7 @@ class AgentStream final : public StreamRegistry::Stream,
   AgentGrpcService* const service_;
   const uint64_t id_;
   const std::string peer_;
+  Caller caller_;
   StreamOutbox<AgentReactor, LedgerDirective> outbox_;
 
   // Reader side: touched only by read reactions and OnDone, which gRPC
@@ -137,6 +147,7 @@ class AgentStream final : public StreamRegistry::Stream,
   std::string cluster_ ABSL_GUARDED_BY(mu_);
   bool ready_ ABSL_GUARDED_BY(mu_) = false;
   std::optional<uint64_t> subscription_ ABSL_GUARDED_BY(mu_);
+  std::optional<uint64_t> auth_listener_ ABSL_GUARDED_BY(mu_);
 };
 
 namespace {
@@ -162,6 +173,26 @@ class ConnectReactor final : public AgentReactor {
 
 }  // namespace
 
+void AgentStream::Begin() {
+  std::weak_ptr<AgentStream> weak = weak_from_this();
+  const uint64_t listener = service_->auth_->AddListener([weak]() {
+    if (std::shared_ptr<AgentStream> stream = weak.lock()) {
+      stream->RecheckCaller();
+    }
+  });
+  {
+    absl::MutexLock lock(&mu_);
+    auth_listener_ = listener;
+  }
+  ReadNext();
+}
+
+void AgentStream::RecheckCaller() {
+  const absl::Status still =
+      service_->auth_->Recheck(caller_, RpcMethod::kConnect);
+  if (!still.ok()) FinishWith(ToGrpcStatus(still));
+}
+
 void AgentStream::OnReadDone(bool ok) {
   if (!ok) {
     // The agent closed its side, or the connection broke.
@@ -183,7 +214,34 @@ void AgentStream::OnReadDone(bool ok) {
   ReadNext();
 }
 
+absl::Status AgentStream::ApplyLimits(AgentMessage& message) {
+  const InputLimits& limits = service_->input_limits_;
+  ccbatch::v1::Verdict* verdict = nullptr;
+  std::string order_id;
+  if (message.has_check_output_result()) {
+    verdict = message.mutable_check_output_result()->mutable_verdict();
+    order_id = message.check_output_result().order_id();
+  } else if (message.has_submit_result() &&
+             message.submit_result().has_adopted()) {
+    verdict = message.mutable_submit_result()->mutable_adopted();
+    order_id = message.submit_result().order_id();
+  }
+  if (verdict != nullptr) {
+    const int lines = verdict->evidence_size();
+    if (TrimEvidence(*verdict, limits)) {
+      log().Warning("verdict_evidence_trimmed",
+                    {{"cluster", reader_cluster_},
+                     {"job", verdict->job_key()},
+                     {"order", order_id},
+                     {"evidence_lines", lines},
+                     {"kept", verdict->evidence_size()}});
+    }
+  }
+  return CheckStringLengths(message, limits.max_string_bytes);
+}
+
 absl::Status AgentStream::Handle(AgentMessage& message) {
+  CCB_RETURN_IF_ERROR(ApplyLimits(message));
   if (message.has_hello()) return HandleHello(message.hello());
   if (reader_cluster_.empty()) {
     return absl::FailedPreconditionError(absl::StrCat(
@@ -230,6 +288,12 @@ absl::Status AgentStream::HandleHello(const Hello& hello) {
         "Hello.cluster is empty; configure the agent with the name of its "
         "cluster");
   }
+  if (absl::Status name = common::CheckClusterName(hello.cluster());
+      !name.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("Hello.cluster: ", name.message()));
+  }
+  CCB_RETURN_IF_ERROR(service_->auth_->AdmitHello(caller_, hello.cluster()));
   CCB_ASSIGN_OR_RETURN(const HelloAck ack,
                        service_->BindCluster(hello, shared_from_this()));
   reader_cluster_ = hello.cluster();
@@ -331,11 +395,16 @@ void AgentStream::FinishWith(const grpc::Status& status) {
 void AgentStream::OnDone() {
   outbox_.Detach();
   std::optional<uint64_t> subscription;
+  std::optional<uint64_t> auth_listener;
   {
     absl::MutexLock lock(&mu_);
     subscription = subscription_;
+    auth_listener = auth_listener_;
   }
   if (subscription.has_value()) ledger().Unsubscribe(*subscription);
+  if (auth_listener.has_value()) {
+    service_->auth_->RemoveListener(*auth_listener);
+  }
   if (assembler_.in_progress()) {
     log().Warning("snapshot_dropped",
                   {{"cluster", reader_cluster_},
@@ -353,21 +422,31 @@ void AgentStream::OnDone() {
 }
 
 AgentGrpcService::AgentGrpcService(Ledger* ledger, common::EventLog* log,
-                                   SnapshotAssemblerLimits snapshot_limits)
-    : ledger_(ledger), log_(log), snapshot_limits_(snapshot_limits) {}
+                                   AuthGate* auth,
+                                   SnapshotAssemblerLimits snapshot_limits,
+                                   InputLimits input_limits)
+    : ledger_(ledger),
+      log_(log),
+      auth_(auth),
+      snapshot_limits_(snapshot_limits),
+      input_limits_(input_limits) {}
 
 AgentGrpcService::~AgentGrpcService() = default;
 
 AgentReactor* AgentGrpcService::Connect(grpc::CallbackServerContext* context) {
   auto stream = std::make_shared<AgentStream>(
       this, next_stream_id_.fetch_add(1), context->peer());
+  absl::StatusOr<Caller> caller = auth_->Admit(*context, RpcMethod::kConnect);
   const bool accepted = registry_.Add(stream);
   auto* reactor = new ConnectReactor(stream);
-  if (accepted) {
-    stream->Begin();
-  } else {
+  if (!accepted) {
     stream->Close(grpc::Status(grpc::StatusCode::UNAVAILABLE,
                                "the ledger is shutting down; reconnect later"));
+  } else if (!caller.ok()) {
+    stream->Close(ToGrpcStatus(caller.status()));
+  } else {
+    stream->SetCaller(*std::move(caller));
+    stream->Begin();
   }
   return reactor;
 }

@@ -2,6 +2,16 @@
 // ServerBidiReactor per agent stream, a thin wrapper around the Ledger.
 //
 // What a stream promises:
+//  - Before anything else the stream is admitted by the AuthGate
+//    (auth_gate.h): a refused stream is finished at once with
+//    UNAUTHENTICATED or PERMISSION_DENIED. Hello must then name a valid
+//    cluster (INVALID_ARGUMENT otherwise) that the caller's token may speak
+//    for (PERMISSION_DENIED otherwise). When the token file is reloaded
+//    without the stream's token, or with another role for it, the stream is
+//    finished with that refusal.
+//  - Every message is checked against the InputLimits (input_limits.h)
+//    before the ledger sees it: verdict evidence is trimmed (and the trim
+//    logged), an overlong string finishes the stream with INVALID_ARGUMENT.
 //  - The first message must be Hello; anything else finishes the stream
 //    with FAILED_PRECONDITION. Hello binds the stream to its cluster through
 //    Ledger::AgentConnected with a stream id unique in this process, and is
@@ -42,6 +52,8 @@
 #include "ccbatch/v1/agent.pb.h"
 #include "common/event_log.h"
 #include "grpcpp/grpcpp.h"
+#include "ledger_service/auth_gate.h"
+#include "ledger_service/input_limits.h"
 #include "ledger_service/ledger.h"
 #include "ledger_service/snapshot_assembler.h"
 #include "ledger_service/stream_registry.h"
@@ -54,11 +66,12 @@ class AgentStream;
 class AgentGrpcService final
     : public ccbatch::v1::AgentService::CallbackService {
  public:
-  // REQUIRES: `ledger` and `log` outlive the service (not owned); the
-  // service outlives the grpc::Server it is registered with, and that
+  // REQUIRES: `ledger`, `log` and `auth` outlive the service (not owned);
+  // the service outlives the grpc::Server it is registered with, and that
   // server's Shutdown has returned before the service is destroyed.
-  AgentGrpcService(Ledger* ledger, common::EventLog* log,
-                   SnapshotAssemblerLimits snapshot_limits = {});
+  AgentGrpcService(Ledger* ledger, common::EventLog* log, AuthGate* auth,
+                   SnapshotAssemblerLimits snapshot_limits = {},
+                   InputLimits input_limits = {});
   ~AgentGrpcService() override;
 
   grpc::ServerBidiReactor<ccbatch::v1::AgentMessage,
@@ -86,7 +99,9 @@ class AgentGrpcService final
 
   Ledger* const ledger_;
   common::EventLog* const log_;
+  AuthGate* const auth_;
   const SnapshotAssemblerLimits snapshot_limits_;
+  const InputLimits input_limits_;
   std::atomic<uint64_t> next_stream_id_{1};
   StreamRegistry registry_;
 

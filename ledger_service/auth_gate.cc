@@ -110,12 +110,21 @@ absl::Status AuthGate::Recheck(const Caller& caller, RpcMethod method) {
                       "token file without it); reconnect with a current "
                       "token"));
   }
-  if (match->role != *caller.role) {
+  if (method == RpcMethod::kConnect && match->role != *caller.role) {
     return Refuse(method, caller,
                   absl::PermissionDeniedError(absl::StrCat(
-                      "this call's token now has role ", match->role.Name(),
+                      "this stream's token now has role ", match->role.Name(),
                       " instead of ", caller.role->Name(),
-                      " (the ledger reloaded its token file); call again")));
+                      " (the ledger reloaded its token file)")));
+  }
+  if (absl::Status allowed = Authorize(match->role, method); !allowed.ok()) {
+    Caller now = caller;
+    now.role = match->role;
+    return Refuse(method, now,
+                  absl::PermissionDeniedError(absl::StrCat(
+                      allowed.message(),
+                      " (the ledger reloaded its token file, which changed "
+                      "this token's role)")));
   }
   return absl::OkStatus();
 }

@@ -81,10 +81,11 @@ class AuthGate final {
   // Whether an admitted Connect caller may say Hello for `cluster`
   // (AuthorizeHello); a refusal is logged. OK when authentication is off.
   absl::Status AdmitHello(const Caller& caller, absl::string_view cluster);
-  // Whether `caller`, admitted for `method` earlier, would still be with
-  // the current tokens: UNAUTHENTICATED when its token is gone,
-  // PERMISSION_DENIED when the token now has another role. A refusal is
-  // logged. OK when authentication is off.
+  // Whether `caller`, admitted for `method` earlier, still is with the
+  // current tokens: UNAUTHENTICATED when its token is gone,
+  // PERMISSION_DENIED when the token's new role may not call `method` or,
+  // for Connect, is another role at all (the stream speaks for the old
+  // role's cluster). A refusal is logged. OK when authentication is off.
   absl::Status Recheck(const Caller& caller, RpcMethod method);
 
   // Swaps in `tokens`, logs event=tokens_loaded, then calls every listener.

@@ -12,6 +12,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/strip.h"
 #include "common/event_log.h"
 #include "common/status_macros.h"
 #include "ledger_service/grpc_status.h"
@@ -127,10 +128,11 @@ class WatchStream final : public StreamRegistry::Stream,
                           public std::enable_shared_from_this<WatchStream> {
  public:
   WatchStream(Ledger* ledger, StreamRegistry* registry, common::EventLog* log,
-              int batch_events, std::string peer)
+              AuthGate* auth, int batch_events, std::string peer)
       : ledger_(ledger),
         registry_(registry),
         log_(log),
+        auth_(auth),
         batch_events_(std::max(1, batch_events)),
         peer_(std::move(peer)) {}
 
@@ -138,8 +140,9 @@ class WatchStream final : public StreamRegistry::Stream,
 
   // ---- From the reactor. ----
   void Attach(WatchReactorBase* reactor) { outbox_.Attach(reactor); }
-  // Queues the initial state (or checks the token), then follows changes.
-  void Begin(const WatchRequest& request);
+  // Queues the initial state (or checks the token), then follows changes;
+  // re-checks `caller` whenever the ledger's tokens change.
+  void Begin(Caller caller, const WatchRequest& request);
   void OnWriteDone(bool ok) {
     if (outbox_.WriteDone(ok)) {
       Pump();
@@ -163,6 +166,7 @@ class WatchStream final : public StreamRegistry::Stream,
   Ledger* const ledger_;
   StreamRegistry* const registry_;
   common::EventLog* const log_;
+  AuthGate* const auth_;
   const int batch_events_;
   const std::string peer_;
   StreamOutbox<WatchReactorBase, WatchResponse> outbox_;
@@ -175,7 +179,9 @@ class WatchStream final : public StreamRegistry::Stream,
   bool filter_checked_ ABSL_GUARDED_BY(fetch_mu_) = false;
 
   absl::Mutex mu_;
+  Caller caller_ ABSL_GUARDED_BY(mu_);
   std::optional<uint64_t> subscription_ ABSL_GUARDED_BY(mu_);
+  std::optional<uint64_t> auth_listener_ ABSL_GUARDED_BY(mu_);
 };
 
 class WatchReactor final : public WatchReactorBase {
@@ -195,19 +201,36 @@ class WatchReactor final : public WatchReactorBase {
   const std::shared_ptr<WatchStream> stream_;
 };
 
-void WatchStream::Begin(const WatchRequest& request) {
+void WatchStream::Begin(Caller caller, const WatchRequest& request) {
   const absl::Status started = Start(request);
   if (!started.ok()) {
     FinishWith(ToGrpcStatus(started));
     return;
   }
+  {
+    absl::MutexLock lock(&mu_);
+    caller_ = std::move(caller);
+  }
   std::weak_ptr<WatchStream> weak = weak_from_this();
   const uint64_t subscription = ledger_->Subscribe([weak]() {
     if (std::shared_ptr<WatchStream> stream = weak.lock()) stream->Pump();
   });
+  const uint64_t auth_listener = auth_->AddListener([weak]() {
+    std::shared_ptr<WatchStream> stream = weak.lock();
+    if (stream == nullptr) return;
+    Caller caller;
+    {
+      absl::MutexLock lock(&stream->mu_);
+      caller = stream->caller_;
+    }
+    const absl::Status still =
+        stream->auth_->Recheck(caller, RpcMethod::kWatch);
+    if (!still.ok()) stream->FinishWith(ToGrpcStatus(still));
+  });
   {
     absl::MutexLock lock(&mu_);
     subscription_ = subscription;
+    auth_listener_ = auth_listener;
   }
   // Changes between the start and the subscription.
   Pump();
@@ -299,19 +322,28 @@ void WatchStream::FinishWith(const grpc::Status& status) {
 void WatchStream::OnDone() {
   outbox_.Detach();
   std::optional<uint64_t> subscription;
+  std::optional<uint64_t> auth_listener;
   {
     absl::MutexLock lock(&mu_);
     subscription = subscription_;
+    auth_listener = auth_listener_;
   }
   if (subscription.has_value()) ledger_->Unsubscribe(*subscription);
+  if (auth_listener.has_value()) auth_->RemoveListener(*auth_listener);
   registry_->Remove(this);
 }
 
 }  // namespace
 
 LedgerGrpcService::LedgerGrpcService(Ledger* ledger, common::EventLog* log,
-                                     LedgerGrpcServiceOptions options)
-    : ledger_(ledger), log_(log), options_(options) {}
+                                     AuthGate* auth,
+                                     LedgerGrpcServiceOptions options,
+                                     InputLimits input_limits)
+    : ledger_(ledger),
+      log_(log),
+      auth_(auth),
+      options_(options),
+      input_limits_(input_limits) {}
 
 LedgerGrpcService::~LedgerGrpcService() = default;
 
@@ -338,18 +370,29 @@ bool LedgerGrpcService::DrainCalls(absl::Duration timeout) {
 
 template <typename Response, typename Call>
 grpc::ServerUnaryReactor* LedgerGrpcService::Serve(
-    grpc::CallbackServerContext* context, absl::string_view method,
-    absl::string_view subject, bool mutation, Response* response, Call call) {
+    grpc::CallbackServerContext* context, RpcMethod method,
+    const google::protobuf::Message& request, absl::string_view subject,
+    bool mutation, Response* response, Call call) {
   absl::StatusOr<Response> result = absl::UnavailableError(
       "the ledger is shutting down; try again when it is back");
   grpc::ServerUnaryReactor* reactor = nullptr;
   if (EnterCall()) {
-    result = call();
+    absl::StatusOr<Caller> caller = auth_->Admit(*context, method);
+    absl::Status fits =
+        caller.ok()
+            ? CheckStringLengths(request, input_limits_.max_string_bytes)
+            : caller.status();
+    if (fits.ok()) {
+      result = call(*caller);
+    } else {
+      result = std::move(fits);
+    }
     reactor = new CountedUnaryReactor([this]() { ExitCall(); });
   } else {
     reactor = context->DefaultReactor();
   }
-  LogCall(method, context, result.status(), subject, mutation);
+  LogCall(absl::StripPrefix(RpcMethodName(method), "LedgerService."), context,
+          result.status(), subject, mutation);
   if (result.ok()) *response = *std::move(result);
   reactor->Finish(ToGrpcStatus(result.status()));
   return reactor;
@@ -378,22 +421,26 @@ void LedgerGrpcService::LogCall(absl::string_view method,
 grpc::ServerUnaryReactor* LedgerGrpcService::ImportBatch(
     grpc::CallbackServerContext* context, const v1::ImportBatchRequest* request,
     v1::ImportBatchResponse* response) {
-  return Serve(context, "ImportBatch", request->batch().name(), true, response,
-               [&]() -> absl::StatusOr<v1::ImportBatchResponse> {
-                 if (!request->has_batch()) {
-                   return absl::InvalidArgumentError(
-                       "ImportBatchRequest.batch is missing; send the batch "
-                       "read from a batchfile");
-                 }
-                 return ledger_->ImportBatch(*request);
-               });
+  return Serve(
+      context, RpcMethod::kImportBatch, *request, request->batch().name(), true,
+      response, [&](const Caller&) -> absl::StatusOr<v1::ImportBatchResponse> {
+        if (!request->has_batch()) {
+          return absl::InvalidArgumentError(
+              "ImportBatchRequest.batch is missing; send the batch "
+              "read from a batchfile");
+        }
+        CCB_RETURN_IF_ERROR(CheckJobCount(request->batch().jobs_size(),
+                                          "batch.jobs", input_limits_));
+        return ledger_->ImportBatch(*request);
+      });
 }
 
 grpc::ServerUnaryReactor* LedgerGrpcService::PauseBatch(
     grpc::CallbackServerContext* context, const v1::PauseBatchRequest* request,
     v1::BatchInfo* response) {
-  return Serve(context, "PauseBatch", request->batch(), true, response,
-               [&]() -> absl::StatusOr<v1::BatchInfo> {
+  return Serve(context, RpcMethod::kPauseBatch, *request, request->batch(),
+               true, response,
+               [&](const Caller&) -> absl::StatusOr<v1::BatchInfo> {
                  CCB_RETURN_IF_ERROR(RequireName(request->batch(), "batch",
                                                  "name the batch to pause"));
                  return ledger_->SetPaused(request->batch(), true);
@@ -403,8 +450,9 @@ grpc::ServerUnaryReactor* LedgerGrpcService::PauseBatch(
 grpc::ServerUnaryReactor* LedgerGrpcService::ResumeBatch(
     grpc::CallbackServerContext* context, const v1::ResumeBatchRequest* request,
     v1::BatchInfo* response) {
-  return Serve(context, "ResumeBatch", request->batch(), true, response,
-               [&]() -> absl::StatusOr<v1::BatchInfo> {
+  return Serve(context, RpcMethod::kResumeBatch, *request, request->batch(),
+               true, response,
+               [&](const Caller&) -> absl::StatusOr<v1::BatchInfo> {
                  CCB_RETURN_IF_ERROR(RequireName(request->batch(), "batch",
                                                  "name the batch to resume"));
                  return ledger_->SetPaused(request->batch(), false);
@@ -414,8 +462,9 @@ grpc::ServerUnaryReactor* LedgerGrpcService::ResumeBatch(
 grpc::ServerUnaryReactor* LedgerGrpcService::ListJobs(
     grpc::CallbackServerContext* context, const v1::ListJobsRequest* request,
     v1::ListJobsResponse* response) {
-  return Serve(context, "ListJobs", request->batch(), false, response,
-               [&]() -> absl::StatusOr<v1::ListJobsResponse> {
+  return Serve(context, RpcMethod::kListJobs, *request, request->batch(), false,
+               response,
+               [&](const Caller&) -> absl::StatusOr<v1::ListJobsResponse> {
                  CCB_RETURN_IF_ERROR(CheckListJobs(*request));
                  return ledger_->ListJobs(*request);
                });
@@ -425,8 +474,8 @@ grpc::ServerUnaryReactor* LedgerGrpcService::GetJob(
     grpc::CallbackServerContext* context, const v1::GetJobRequest* request,
     v1::GetJobResponse* response) {
   return Serve(
-      context, "GetJob", request->key(), false, response,
-      [&]() -> absl::StatusOr<v1::GetJobResponse> {
+      context, RpcMethod::kGetJob, *request, request->key(), false, response,
+      [&](const Caller&) -> absl::StatusOr<v1::GetJobResponse> {
         CCB_RETURN_IF_ERROR(RequireName(
             request->key(), "key", "give the job's key, \"batch/basename\""));
         return ledger_->GetJob(*request);
@@ -435,16 +484,27 @@ grpc::ServerUnaryReactor* LedgerGrpcService::GetJob(
 
 grpc::ServerWriteReactor<WatchResponse>* LedgerGrpcService::Watch(
     grpc::CallbackServerContext* context, const WatchRequest* request) {
-  auto stream = std::make_shared<WatchStream>(
-      ledger_, &registry_, log_, options_.watch_batch_events, context->peer());
+  auto stream = std::make_shared<WatchStream>(ledger_, &registry_, log_, auth_,
+                                              options_.watch_batch_events,
+                                              context->peer());
+  absl::StatusOr<Caller> caller = auth_->Admit(*context, RpcMethod::kWatch);
+  absl::Status fits = caller.status();
+  if (fits.ok()) {
+    fits = CheckStringLengths(*request, input_limits_.max_string_bytes);
+  }
+  if (fits.ok()) {
+    fits = CheckJobCount(request->job_keys_size(), "job_keys", input_limits_);
+  }
   const bool accepted = registry_.Add(stream);
   auto* reactor = new WatchReactor(stream);
-  if (accepted) {
-    stream->Begin(*request);
-  } else {
+  if (!accepted) {
     stream->Close(grpc::Status(grpc::StatusCode::UNAVAILABLE,
                                "the ledger is shutting down; watch again "
                                "later with the last resume_token"));
+  } else if (!fits.ok()) {
+    stream->Close(ToGrpcStatus(fits));
+  } else {
+    stream->Begin(*std::move(caller), *request);
   }
   return reactor;
 }
@@ -452,8 +512,9 @@ grpc::ServerWriteReactor<WatchResponse>* LedgerGrpcService::Watch(
 grpc::ServerUnaryReactor* LedgerGrpcService::Summary(
     grpc::CallbackServerContext* context, const v1::SummaryRequest* request,
     v1::SummaryResponse* response) {
-  return Serve(context, "Summary", request->batch(), false, response,
-               [&]() { return ledger_->Summary(*request); });
+  return Serve(context, RpcMethod::kSummary, *request, request->batch(), false,
+               response,
+               [&](const Caller&) { return ledger_->Summary(*request); });
 }
 
 grpc::ServerUnaryReactor* LedgerGrpcService::Retry(
@@ -462,14 +523,15 @@ grpc::ServerUnaryReactor* LedgerGrpcService::Retry(
   const std::string subject = request->failed_in_batch().empty()
                                   ? KeysForLog(request->job_keys())
                                   : request->failed_in_batch();
-  return Serve(context, "Retry", subject, true, response,
-               [&]() -> absl::StatusOr<v1::RetryResponse> {
+  return Serve(context, RpcMethod::kRetry, *request, subject, true, response,
+               [&](const Caller& caller) -> absl::StatusOr<v1::RetryResponse> {
+                 CCB_RETURN_IF_ERROR(CheckJobCount(request->job_keys_size(),
+                                                   "job_keys", input_limits_));
                  CCB_RETURN_IF_ERROR(RequireKeysOrName(
                      request->job_keys(), "job_keys",
                      request->failed_in_batch(), "failed_in_batch"));
-                 // Until token auth names the caller, the peer address does.
-                 return ledger_->Retry(
-                     *request, absl::StrCat("client ", context->peer()));
+                 // The token's role (or, without tokens, the peer address).
+                 return ledger_->Retry(*request, caller.Describe());
                });
 }
 
@@ -480,8 +542,10 @@ grpc::ServerUnaryReactor* LedgerGrpcService::Cancel(
                                   ? KeysForLog(request->job_keys())
                                   : request->batch();
   return Serve(
-      context, "Cancel", subject, true, response,
-      [&]() -> absl::StatusOr<v1::CancelResponse> {
+      context, RpcMethod::kCancel, *request, subject, true, response,
+      [&](const Caller&) -> absl::StatusOr<v1::CancelResponse> {
+        CCB_RETURN_IF_ERROR(
+            CheckJobCount(request->job_keys_size(), "job_keys", input_limits_));
         CCB_RETURN_IF_ERROR(RequireKeysOrName(request->job_keys(), "job_keys",
                                               request->batch(), "batch"));
         return ledger_->Cancel(*request);
@@ -490,10 +554,10 @@ grpc::ServerUnaryReactor* LedgerGrpcService::Cancel(
 
 grpc::ServerUnaryReactor* LedgerGrpcService::ListClusters(
     grpc::CallbackServerContext* context,
-    const v1::ListClustersRequest* /*request*/,
+    const v1::ListClustersRequest* request,
     v1::ListClustersResponse* response) {
-  return Serve(context, "ListClusters", "", false, response,
-               [&]() -> absl::StatusOr<v1::ListClustersResponse> {
+  return Serve(context, RpcMethod::kListClusters, *request, "", false, response,
+               [&](const Caller&) -> absl::StatusOr<v1::ListClustersResponse> {
                  return ledger_->ListClusters();
                });
 }
@@ -502,8 +566,9 @@ grpc::ServerUnaryReactor* LedgerGrpcService::ExportLedger(
     grpc::CallbackServerContext* context,
     const v1::ExportLedgerRequest* request,
     v1::ExportLedgerResponse* response) {
-  return Serve(context, "ExportLedger", request->batch(), false, response,
-               [&]() { return ledger_->ExportLedger(*request); });
+  return Serve(context, RpcMethod::kExportLedger, *request, request->batch(),
+               false, response,
+               [&](const Caller&) { return ledger_->ExportLedger(*request); });
 }
 
 void LedgerGrpcService::CloseAllStreams() {

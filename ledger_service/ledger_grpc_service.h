@@ -1,6 +1,10 @@
-// LedgerService (DESIGN §4) over gRPC's callback API: each RPC checks the
-// shape of its request, calls the Ledger, and maps the absl::Status to a
+// LedgerService (DESIGN §4) over gRPC's callback API: each RPC is admitted
+// by the AuthGate (auth_gate.h: UNAUTHENTICATED or PERMISSION_DENIED
+// otherwise), checks its request against the InputLimits (input_limits.h)
+// and its shape, calls the Ledger, and maps the absl::Status to a
 // grpc::Status with the same canonical code and message (grpc_status.h).
+// A Watch is admitted when it starts, and finished with the refusal when
+// the token file is reloaded without its token or with another role for it.
 //
 // Watch (a ServerWriteReactor per call):
 //  - without resume_token: the current views of the matching jobs
@@ -33,6 +37,9 @@
 #include "ccbatch/v1/ledger.pb.h"
 #include "common/event_log.h"
 #include "grpcpp/grpcpp.h"
+#include "ledger_service/auth_gate.h"
+#include "ledger_service/auth_policy.h"
+#include "ledger_service/input_limits.h"
 #include "ledger_service/ledger.h"
 #include "ledger_service/stream_registry.h"
 
@@ -47,11 +54,12 @@ struct LedgerGrpcServiceOptions {
 class LedgerGrpcService final
     : public ccbatch::v1::LedgerService::CallbackService {
  public:
-  // REQUIRES: `ledger` and `log` outlive the service (not owned); the
-  // service outlives the grpc::Server it is registered with, and that
+  // REQUIRES: `ledger`, `log` and `auth` outlive the service (not owned);
+  // the service outlives the grpc::Server it is registered with, and that
   // server's Shutdown has returned before the service is destroyed.
-  LedgerGrpcService(Ledger* ledger, common::EventLog* log,
-                    LedgerGrpcServiceOptions options = {});
+  LedgerGrpcService(Ledger* ledger, common::EventLog* log, AuthGate* auth,
+                    LedgerGrpcServiceOptions options = {},
+                    InputLimits input_limits = {});
   ~LedgerGrpcService() override;
 
   grpc::ServerUnaryReactor* ImportBatch(
@@ -108,10 +116,12 @@ class LedgerGrpcService final
   size_t open_streams() const { return registry_.size(); }
 
  private:
-  // Runs `call` (unless draining) and answers with its result, logging it.
+  // Unless draining: admits the caller, checks the request's strings, runs
+  // `call(caller)` and answers with its result, logging it.
   template <typename Response, typename Call>
   grpc::ServerUnaryReactor* Serve(grpc::CallbackServerContext* context,
-                                  absl::string_view method,
+                                  RpcMethod method,
+                                  const google::protobuf::Message& request,
                                   absl::string_view subject, bool mutation,
                                   Response* response, Call call);
   // False once draining; otherwise counts the call as in flight until
@@ -125,7 +135,9 @@ class LedgerGrpcService final
 
   Ledger* const ledger_;
   common::EventLog* const log_;
+  AuthGate* const auth_;
   const LedgerGrpcServiceOptions options_;
+  const InputLimits input_limits_;
   StreamRegistry registry_;
 
   absl::Mutex calls_mu_;

@@ -26,8 +26,12 @@ LedgerServer::LedgerServer(Ledger* ledger, common::EventLog* log,
     : ledger_(ledger),
       log_(log),
       options_(std::move(options)),
-      agent_service_(ledger, log, options_.snapshot_limits),
-      ledger_service_(ledger, log, options_.ledger_service) {}
+      auth_(options_.auth != nullptr ? options_.auth
+                                     : std::make_shared<AuthGate>(log)),
+      agent_service_(ledger, log, auth_.get(), options_.snapshot_limits,
+                     options_.input_limits),
+      ledger_service_(ledger, log, auth_.get(), options_.ledger_service,
+                      options_.input_limits) {}
 
 absl::StatusOr<std::unique_ptr<LedgerServer>> LedgerServer::Start(
     Ledger* ledger, common::EventLog* log, LedgerServerOptions options) {
@@ -79,7 +83,8 @@ absl::StatusOr<std::unique_ptr<LedgerServer>> LedgerServer::Start(
   log->Info("server_started",
             {{"listen", opts.listen_address},
              {"port", selected_port},
-             {"tls", opts.credentials != nullptr ? "yes" : "no"}});
+             {"tls", opts.credentials != nullptr ? "yes" : "no"},
+             {"auth", server->auth_->enabled() ? "tokens" : "off"}});
   return server;
 }
 

@@ -21,6 +21,8 @@
 #include "common/event_log.h"
 #include "grpcpp/grpcpp.h"
 #include "ledger_service/agent_service.h"
+#include "ledger_service/auth_gate.h"
+#include "ledger_service/input_limits.h"
 #include "ledger_service/ledger.h"
 #include "ledger_service/ledger_grpc_service.h"
 #include "ledger_service/snapshot_assembler.h"
@@ -32,6 +34,9 @@ struct LedgerServerOptions {
   std::string listen_address = "127.0.0.1:50051";
   // Null: plaintext. Otherwise e.g. grpc::SslServerCredentials.
   std::shared_ptr<grpc::ServerCredentials> credentials;
+  // Who may call what (auth_gate.h). Null: authentication off, every call
+  // admitted. Shared so the caller can ReplaceTokens while serving.
+  std::shared_ptr<AuthGate> auth;
   // Largest message accepted. Agents chunk snapshots far below 4 MiB; 8 MiB
   // leaves room for a large batch import without inviting abuse.
   int max_receive_message_bytes = 8 << 20;
@@ -42,6 +47,7 @@ struct LedgerServerOptions {
   // shutdown.
   absl::Duration shutdown_grace = absl::Seconds(5);
   SnapshotAssemblerLimits snapshot_limits;
+  InputLimits input_limits;
   LedgerGrpcServiceOptions ledger_service;
 };
 
@@ -73,6 +79,8 @@ class LedgerServer final {
   Ledger* const ledger_;
   common::EventLog* const log_;
   const LedgerServerOptions options_;
+  // options_.auth, or an open gate when that is null.
+  const std::shared_ptr<AuthGate> auth_;
   AgentGrpcService agent_service_;
   LedgerGrpcService ledger_service_;
   std::unique_ptr<grpc::Server> server_;
