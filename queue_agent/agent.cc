@@ -25,6 +25,14 @@ constexpr int kKeepaliveTimeoutMillis = 20 * 1000;
 
 std::string Str(int64_t value) { return absl::StrCat(value); }
 
+common::MetricsRegistry* RegistryOr(
+    common::MetricsRegistry* given,
+    std::unique_ptr<common::MetricsRegistry>& own) {
+  if (given != nullptr) return given;
+  if (own == nullptr) own = std::make_unique<common::MetricsRegistry>();
+  return own.get();
+}
+
 const std::string& OrderId(const v1::LedgerDirective& directive) {
   switch (directive.directive_case()) {
     case v1::LedgerDirective::kSubmit:
@@ -113,6 +121,24 @@ Agent::Agent(AgentOptions options,
       probe_(probe),
       clock_(clock),
       log_(log),
+      squeue_seconds_(RegistryOr(options_.metrics, own_metrics_)
+                          ->AddHistogram("ccbatch_agent_squeue_seconds",
+                                         "Time one squeue call took, whether "
+                                         "it gave a snapshot or failed.",
+                                         common::LatencyBucketsSeconds())),
+      squeue_failures_(RegistryOr(options_.metrics, own_metrics_)
+                           ->AddCounter("ccbatch_agent_squeue_failures_total",
+                                        "squeue calls that gave no snapshot "
+                                        "(sent as a ProbeFailure).")),
+      snapshot_entries_(RegistryOr(options_.metrics, own_metrics_)
+                            ->AddGauge("ccbatch_agent_snapshot_entries",
+                                       "Queue entries in the latest "
+                                       "snapshot.")),
+      stream_connects_(RegistryOr(options_.metrics, own_metrics_)
+                           ->AddCounter("ccbatch_agent_stream_connects_total",
+                                        "Connect streams opened to the "
+                                        "ledger (the first and every "
+                                        "reconnection).")),
       outbox_(options_.max_waiting_results) {}
 
 Agent::~Agent() { Stop(); }
@@ -161,7 +187,7 @@ void Agent::ProbeNow() {
 
 void Agent::ProbeLoop() {
   while (true) {
-    Publish(probe_->Probe());
+    Publish(TimedProbe());
     absl::MutexLock lock(&mu_);
     auto woken = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
       return stopping_ || probe_requested_;
@@ -172,10 +198,18 @@ void Agent::ProbeLoop() {
   }
 }
 
+ProbeOutcome Agent::TimedProbe() {
+  const absl::Time started = clock_->Now();
+  ProbeOutcome outcome = probe_->Probe();
+  squeue_seconds_->ObserveDuration(clock_->Now() - started);
+  return outcome;
+}
+
 void Agent::Publish(ProbeOutcome outcome) {
   if (auto* failure = std::get_if<v1::ProbeFailure>(&outcome)) {
     log_->Warning("probe_failed", {{"exit_code", Str(failure->exit_code())},
                                    {"error", failure->error()}});
+    squeue_failures_->Increment();
     absl::MutexLock lock(&mu_);
     ++counters_.probes;
     ++counters_.probe_failures;
@@ -185,6 +219,7 @@ void Agent::Publish(ProbeOutcome outcome) {
   auto snapshot = std::make_shared<const QueueSnapshot>(
       std::move(std::get<QueueSnapshot>(outcome)));
   const uint64_t seq = sequencer_.Next(snapshot->taken_at);
+  snapshot_entries_->Set(static_cast<double>(snapshot->entries.size()));
   const v1::SnapshotDiagnostics& diagnostics = snapshot->diagnostics;
   log_->Info("snapshot",
              {{"seq", absl::StrCat(seq)},
@@ -252,6 +287,7 @@ grpc::Status Agent::RunStream(bool* acknowledged) {
     stream_broken_ = false;
     hello_acked_ = false;
     ++counters_.streams_opened;
+    stream_connects_->Increment();
     // A new stream starts with the newest snapshot even if the previous
     // stream sent it: the ledger may not have applied it (it ignores a seq
     // it has).

@@ -44,6 +44,7 @@
 #include "ccbatch/v1/agent.pb.h"
 #include "common/clock.h"
 #include "common/event_log.h"
+#include "common/metrics.h"
 #include "grpcpp/channel.h"
 #include "grpcpp/client_context.h"
 #include "grpcpp/security/credentials.h"
@@ -75,6 +76,9 @@ struct AgentOptions {
   size_t max_waiting_results = 10000;
   // Sent as `authorization: Bearer <token>`; empty sends none.
   std::string bearer_token;
+  // Where the agent's metrics (ccbatch_agent_*) are recorded. Null: nowhere
+  // exported. Not owned; REQUIRES: outlives the agent.
+  common::MetricsRegistry* metrics = nullptr;
 };
 
 // What the agent has done, for logs and tests.
@@ -151,6 +155,8 @@ class Agent final : public QueueView {
         const common::EventLog* log);
 
   void ProbeLoop();
+  // Runs one squeue probe, timed into the latency histogram.
+  ProbeOutcome TimedProbe();
   void Publish(ProbeOutcome outcome);
 
   void StreamLoop();
@@ -175,6 +181,12 @@ class Agent final : public QueueView {
   const SqueueProbe* const probe_;
   const common::Clock* const clock_;
   const common::EventLog* const log_;
+  // Used when options_.metrics is null.
+  std::unique_ptr<common::MetricsRegistry> own_metrics_;
+  common::Histogram* const squeue_seconds_;
+  common::Counter* const squeue_failures_;
+  common::Gauge* const snapshot_entries_;
+  common::Counter* const stream_connects_;
   SnapshotSequencer sequencer_;
 
   // Set by Start; read only by the worker thread afterwards.

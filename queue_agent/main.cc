@@ -27,6 +27,8 @@
 #include "common/current_user.h"
 #include "common/event_log.h"
 #include "common/file_system.h"
+#include "common/metrics.h"
+#include "common/metrics_http_server.h"
 #include "common/process_runner.h"
 #include "common/status_macros.h"
 #include "queue_agent/agent.h"
@@ -65,6 +67,10 @@ ABSL_FLAG(std::string, rules_dir, "",
 ABSL_FLAG(absl::Duration, output_grace, absl::Seconds(120),
           "how long a missing or incomplete output is waited for after the "
           "job left the queue");
+ABSL_FLAG(std::string, metrics_listen, "",
+          "HOST:PORT to serve Prometheus metrics on at /metrics (plain HTTP, "
+          "no authentication: use a loopback or monitoring-only address); "
+          "empty: no metrics endpoint");
 ABSL_FLAG(bool, once, false, "probe once (with --print) and exit");
 ABSL_FLAG(bool, print, false, "print the snapshot as JSON (with --once)");
 ABSL_FLAG(std::string, program, "",
@@ -78,7 +84,8 @@ constexpr char kUsage[] =
     "queue_agent: probes SLURM for one cluster and carries out the ledger's "
     "orders.\n"
     "  queue_agent --ledger=HOST:PORT --cluster=NAME --state_dir=DIR "
-    "[--token_file=F] [--tls_ca=F [--tls_cert=F --tls_key=F]]\n"
+    "[--token_file=F] [--tls_ca=F [--tls_cert=F --tls_key=F]] "
+    "[--metrics_listen=HOST:PORT]\n"
     "  queue_agent --once --print\n"
     "  queue_agent check-output --program=gaussian FILE";
 
@@ -182,6 +189,20 @@ int RunAgent(const std::string& user, const SqueueProbe& probe,
   if (!journal.ok()) return Fail(journal.status());
 
   const sigset_t stop_signals = BlockStopSignals();
+  common::MetricsRegistry metrics;
+  submitter_options.metrics = &metrics;
+  std::unique_ptr<common::MetricsHttpServer> metrics_server;
+  if (const std::string listen = absl::GetFlag(FLAGS_metrics_listen);
+      !listen.empty()) {
+    absl::StatusOr<std::unique_ptr<common::MetricsHttpServer>> started =
+        common::MetricsHttpServer::Start(listen, &metrics);
+    if (!started.ok()) {
+      return Fail(absl::Status(
+          started.status().code(),
+          absl::StrCat("--metrics_listen: ", started.status().message())));
+    }
+    metrics_server = *std::move(started);
+  }
   common::EventLog log(clock, common::EventLog::StderrSink(),
                        {{"cluster", cluster}});
   if (!connection->tls) {
@@ -192,11 +213,17 @@ int RunAgent(const std::string& user, const SqueueProbe& probe,
                       ? "no TLS and no token"
                       : "no TLS: the bearer token travels in clear text"}});
   }
+  if (metrics_server != nullptr) {
+    log.Info("metrics_serving",
+             {{"listen", absl::GetFlag(FLAGS_metrics_listen)},
+              {"port", metrics_server->port()}});
+  }
   AgentOptions options;
   options.cluster = cluster;
   options.user = user;
   options.interval = absl::GetFlag(FLAGS_interval);
   options.bearer_token = connection->bearer_token;
+  options.metrics = &metrics;
   absl::StatusOr<std::unique_ptr<Agent>> agent = Agent::Create(
       options, CreateLedgerChannel(connection->target, connection->credentials),
       &probe, clock, &log);

@@ -168,7 +168,24 @@ Submitter::Submitter(SubmitterOptions options, OrderJournal* journal,
       fs_(fs),
       queue_(queue),
       clock_(clock),
-      log_(log) {}
+      log_(log),
+      own_metrics_(options_.metrics == nullptr
+                       ? std::make_unique<common::MetricsRegistry>()
+                       : nullptr),
+      verdict_parse_seconds_(
+          (options_.metrics != nullptr ? options_.metrics : own_metrics_.get())
+              ->AddHistogram("ccbatch_agent_verdict_parse_seconds",
+                             "Time to judge one output (read it and run the "
+                             "program's rules), for CheckOutput orders and "
+                             "adoption checks.",
+                             common::LatencyBucketsSeconds())) {}
+
+absl::StatusOr<v1::Verdict> Submitter::Judge(const v1::CheckOutput& check) {
+  const absl::Time started = clock_->Now();
+  absl::StatusOr<v1::Verdict> verdict = checker_->Check(check, started);
+  verdict_parse_seconds_->ObserveDuration(clock_->Now() - started);
+  return verdict;
+}
 
 void Submitter::LogOrder(common::LogLevel level, absl::string_view event,
                          const v1::SubmitOrder& order,
@@ -271,8 +288,7 @@ absl::StatusOr<std::optional<v1::SubmitResult>> Submitter::SettleInFlight(
   }
   // Its job may have run and left the queue: an output written since the
   // order started is that job's.
-  absl::StatusOr<v1::Verdict> verdict =
-      checker_->Check(AdoptionCheck(order), clock_->Now());
+  absl::StatusOr<v1::Verdict> verdict = Judge(AdoptionCheck(order));
   if (verdict.ok() && IsFinal(*verdict) &&
       FromProto(verdict->output_mtime()) >= started_at) {
     LogOrder(common::LogLevel::kInfo, "submit_adopted_output", order,
@@ -287,8 +303,7 @@ absl::StatusOr<std::optional<v1::SubmitResult>> Submitter::SettleInFlight(
 }
 
 std::optional<v1::Verdict> Submitter::Adoptable(const v1::SubmitOrder& order) {
-  absl::StatusOr<v1::Verdict> verdict =
-      checker_->Check(AdoptionCheck(order), clock_->Now());
+  absl::StatusOr<v1::Verdict> verdict = Judge(AdoptionCheck(order));
   if (!verdict.ok()) {
     LogOrder(common::LogLevel::kWarning, "adoption_check_failed", order,
              {{"error", verdict.status().message()}});
@@ -511,7 +526,7 @@ v1::CancelResult Submitter::Cancel(const v1::CancelOrder& order) {
 v1::CheckOutputResult Submitter::CheckOutput(const v1::CheckOutput& order) {
   v1::CheckOutputResult result;
   result.set_order_id(order.order_id());
-  absl::StatusOr<v1::Verdict> verdict = checker_->Check(order, clock_->Now());
+  absl::StatusOr<v1::Verdict> verdict = Judge(order);
   if (!verdict.ok()) {
     log_->Warning("check_output_refused",
                   {{"job", order.job_key()},

@@ -29,6 +29,7 @@
 #ifndef CCBATCH_QUEUE_AGENT_SUBMITTER_H_
 #define CCBATCH_QUEUE_AGENT_SUBMITTER_H_
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -40,6 +41,7 @@
 #include "common/clock.h"
 #include "common/event_log.h"
 #include "common/file_system.h"
+#include "common/metrics.h"
 #include "common/process_runner.h"
 #include "queue_agent/order_executor.h"
 #include "queue_agent/order_journal.h"
@@ -59,6 +61,9 @@ struct SubmitterOptions {
   // How long an uncertain submission waits for a fresh snapshot (an early
   // probe is asked for; squeue itself may take up to its timeout).
   absl::Duration fresh_snapshot_wait = absl::Seconds(150);
+  // Where ccbatch_agent_verdict_parse_seconds is recorded. Null: nowhere
+  // exported. Not owned; REQUIRES: outlives the submitter.
+  common::MetricsRegistry* metrics = nullptr;
 };
 
 // The tag sbatch gets as --comment: "ccb:<order id>".
@@ -112,6 +117,8 @@ class Submitter final : public OrderExecutor {
   // the order's tag covers a re-send) and returns it.
   v1::SubmitResult Answer(const v1::SubmitOrder& order,
                           v1::SubmitResult result);
+  // The OutputChecker's verdict on `check`, timed into the parse histogram.
+  absl::StatusOr<v1::Verdict> Judge(const v1::CheckOutput& check);
   void LogOrder(common::LogLevel level, absl::string_view event,
                 const v1::SubmitOrder& order,
                 std::initializer_list<common::LogField> more = {}) const;
@@ -124,6 +131,9 @@ class Submitter final : public OrderExecutor {
   QueueView* const queue_;
   const common::Clock* const clock_;
   const common::EventLog* const log_;
+  // Used when options_.metrics is null.
+  std::unique_ptr<common::MetricsRegistry> own_metrics_;
+  common::Histogram* const verdict_parse_seconds_;
 };
 
 }  // namespace ccbatch::agent

@@ -14,7 +14,10 @@
 #include "common/event_log.h"
 #include "common/fake_file_system.h"
 #include "common/fake_process_runner.h"
+#include "common/metrics.h"
+#include "common/metrics_http_server.h"
 #include "common/process_runner.h"
+#include "common/status_matchers.h"
 #include "gmock/gmock.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
@@ -25,6 +28,7 @@
 #include "queue_agent/rule_sets.h"
 #include "queue_agent/squeue_probe.h"
 #include "queue_agent/submitter.h"
+#include "tests/common/metrics_scrape.h"
 #include "tests/queue_agent/scripted_agent_ledger.h"
 
 namespace ccbatch::agent {
@@ -35,9 +39,12 @@ using ::ccbatch::common::ProcessRequest;
 using ::ccbatch::common::ProcessResult;
 using ::ccbatch::testing::CompleteSnapshotSeqs;
 using ::ccbatch::testing::ReceivedMessage;
+using ::ccbatch::testing::SampleValue;
+using ::ccbatch::testing::ScrapeMetrics;
 using ::ccbatch::testing::ScriptedAgentLedger;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
+using ::testing::Optional;
 using ::testing::SizeIs;
 
 constexpr absl::Duration kWait = absl::Seconds(20);
@@ -164,6 +171,7 @@ class AgentTest : public ::testing::Test {
     options.reconnect.initial = absl::Milliseconds(10);
     options.reconnect.max = absl::Milliseconds(50);
     options.bearer_token = "agent-secret";
+    options.metrics = &metrics_;
     return options;
   }
 
@@ -192,6 +200,7 @@ class AgentTest : public ::testing::Test {
   }
 
   common::FakeClock clock_;
+  common::MetricsRegistry metrics_;
   SettableSqueue squeue_;
   ScriptedAgentLedger ledger_;
   absl::Mutex log_mu_;
@@ -280,6 +289,34 @@ TEST_F(AgentTest, ProbeFailureIsSentAndNeverAnEmptySnapshot) {
   EXPECT_THAT(failure_lines[0], HasSubstr("cluster=hpc1"));
   EXPECT_THAT(failure_lines[0], HasSubstr("exit_code=1"));
   EXPECT_THAT(failure_lines[1], HasSubstr("Invalid user"));
+}
+
+TEST_F(AgentTest, TheMetricsEndpointShowsProbesAndStreams) {
+  CCB_ASSERT_OK_AND_ASSIGN(
+      std::unique_ptr<common::MetricsHttpServer> server,
+      common::MetricsHttpServer::Start("127.0.0.1:0", &metrics_));
+  squeue_.Set(ExitedWith(
+      1, "", "slurm_load_jobs error: Unable to contact slurm controller\n"));
+  StartAgent(Options());
+  ASSERT_TRUE(ledger_.WaitFor(
+      [](const std::vector<ReceivedMessage>& r) { return r.size() >= 2; }));
+  squeue_.Set(ExitedWith(0, SqueueLines(3)));
+  ProbeAgain();
+  ASSERT_TRUE(ledger_.WaitFor([](const std::vector<ReceivedMessage>& r) {
+    return HasSnapshotEntries(r, 1);
+  }));
+
+  CCB_ASSERT_OK_AND_ASSIGN(const std::string text,
+                           ScrapeMetrics(server->port()));
+  EXPECT_THAT(SampleValue(text, "ccbatch_agent_squeue_seconds_count"),
+              Optional(2.0))
+      << text;
+  EXPECT_THAT(SampleValue(text, "ccbatch_agent_squeue_failures_total"),
+              Optional(1.0));
+  EXPECT_THAT(SampleValue(text, "ccbatch_agent_snapshot_entries"),
+              Optional(3.0));
+  EXPECT_THAT(SampleValue(text, "ccbatch_agent_stream_connects_total"),
+              Optional(1.0));
 }
 
 TEST_F(AgentTest, OrdersAreExecutedAndAnswered) {

@@ -13,12 +13,14 @@
 #include "common/event_log.h"
 #include "common/fake_file_system.h"
 #include "common/fake_process_runner.h"
+#include "common/metrics.h"
 #include "common/status_matchers.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "queue_agent/order_journal.h"
 #include "queue_agent/output_checker.h"
 #include "queue_agent/rule_sets.h"
+#include "tests/common/metrics_scrape.h"
 
 namespace ccbatch::agent {
 namespace {
@@ -26,10 +28,12 @@ namespace {
 using ::ccbatch::common::ExitedWith;
 using ::ccbatch::common::TimedOutWith;
 using ::ccbatch::testing::IsOk;
+using ::ccbatch::testing::SampleValue;
 using ::ccbatch::testing::StatusIs;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
+using ::testing::Optional;
 
 constexpr char kStateDir[] = "/var/lib/ccbatch";
 constexpr char kDir[] = "/runs/b1/water";
@@ -149,6 +153,7 @@ class SubmitterTest : public ::testing::Test {
     options.sbatch_path = "/usr/bin/sbatch";
     options.scancel_path = "/usr/bin/scancel";
     options.command_timeout = absl::Seconds(45);
+    options.metrics = &metrics_;
     submitter_ =
         std::make_unique<Submitter>(options, journal_.get(), checker_.get(),
                                     &runner_, &fs_, &queue_, &clock_, &log_);
@@ -177,6 +182,7 @@ class SubmitterTest : public ::testing::Test {
   FakeQueueView queue_;
   std::vector<std::string> log_lines_;
   common::EventLog log_;
+  common::MetricsRegistry metrics_;
   std::unique_ptr<OutputChecker> checker_;
   std::unique_ptr<OrderJournal> journal_;
   std::unique_ptr<Submitter> submitter_;
@@ -524,6 +530,25 @@ TEST_F(SubmitterTest, CheckOutputAnswersTheCheckersVerdict) {
   EXPECT_EQ(refused.verdict().outcome(), v1::Verdict::OUTCOME_UNSPECIFIED);
   EXPECT_FALSE(refused.verdict().summary().empty());
   EXPECT_TRUE(Logged("check_output_refused"));
+}
+
+TEST_F(SubmitterTest, EveryJudgedOutputIsTimed) {
+  fs_.SetFile(kLog, kGaussianDone, kNow - absl::Minutes(1));
+  v1::CheckOutput order;
+  order.set_order_id("k-1");
+  order.set_job_key("b1/water");
+  order.set_directory(kDir);
+  order.set_basename("water");
+  order.set_program(v1::PROGRAM_GAUSSIAN);
+  order.set_slurm_job_id("4812");
+  order.set_attempt(1);
+  submitter_->CheckOutput(order);
+  Restart();  // the histogram survives a new submitter on the registry
+  order.set_program(v1::PROGRAM_UNSPECIFIED);
+  submitter_->CheckOutput(order);  // refused by the checker: timed too
+  EXPECT_THAT(SampleValue(metrics_.ExpositionText(),
+                          "ccbatch_agent_verdict_parse_seconds_count"),
+              Optional(2.0));
 }
 
 }  // namespace
