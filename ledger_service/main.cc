@@ -22,10 +22,12 @@
 #include "common/event_log.h"
 #include "common/file_system.h"
 #include "common/status_macros.h"
+#include "ledger_service/auth_gate.h"
 #include "ledger_service/ledger.h"
 #include "ledger_service/ledger_server.h"
 #include "ledger_service/server_flags.h"
 #include "ledger_service/store_rocksdb.h"
+#include "ledger_service/token_file.h"
 
 ABSL_FLAG(std::string, listen, "127.0.0.1:50051",
           "gRPC address to serve agents and clients on (HOST:PORT; port 0 "
@@ -35,9 +37,11 @@ ABSL_FLAG(std::string, db, "",
           "Required. Directory of the ledger's RocksDB database; created if "
           "missing (its parent must exist).");
 ABSL_FLAG(std::string, token_file, "",
-          "Bearer tokens for agents, readers and admins. Token "
-          "authentication is not implemented yet: the ledger refuses to "
-          "start with this flag rather than run unauthenticated.");
+          "Bearer tokens for agents, readers and admins: one line per token, "
+          "\"<sha256 of the token> <role>\" with role agent:<cluster>, "
+          "reader or admin (docs/SECURITY.md). Reloaded on SIGHUP. Without "
+          "it every caller may do everything, so only loopback --listen "
+          "addresses are allowed.");
 ABSL_FLAG(std::string, tls_cert, "", "PEM certificate chain for TLS.");
 ABSL_FLAG(std::string, tls_key, "", "PEM private key for TLS.");
 ABSL_FLAG(std::string, tls_client_ca, "",
@@ -61,16 +65,8 @@ namespace ccbatch::ledger {
 namespace {
 
 absl::Status CheckAccessFlags(const std::string& listen) {
-  const std::string token_file = absl::GetFlag(FLAGS_token_file);
-  if (!token_file.empty()) {
-    return absl::UnimplementedError(absl::StrCat(
-        "--token_file=", token_file,
-        ": token authentication is not implemented in this build yet; "
-        "refusing to start rather than serve without the authentication "
-        "you asked for. Until it is, run without --token_file on a loopback "
-        "--listen address"));
-  }
-  if (!IsLoopbackListenAddress(listen)) {
+  if (absl::GetFlag(FLAGS_token_file).empty() &&
+      !IsLoopbackListenAddress(listen)) {
     return absl::FailedPreconditionError(absl::StrCat(
         "--listen=", listen,
         " can be reached from other machines, and without --token_file "
@@ -79,6 +75,45 @@ absl::Status CheckAccessFlags(const std::string& listen) {
         "reach it through an SSH tunnel"));
   }
   return absl::OkStatus();
+}
+
+// The gate for --token_file: authentication off without it, else on with
+// the file's tokens (a bad file stops the ledger from starting).
+absl::StatusOr<std::shared_ptr<AuthGate>> AuthGateFromFlags(
+    const common::FileSystem& files, bool tls, common::EventLog& log) {
+  const std::string path = absl::GetFlag(FLAGS_token_file);
+  if (path.empty()) return std::make_shared<AuthGate>(&log);
+  CCB_ASSIGN_OR_RETURN(TokenTable tokens, ReadTokenFile(path, files));
+  log.Info("tokens_loaded", {{"file", path}, {"tokens", tokens.size()}});
+  if (!tls && !IsLoopbackListenAddress(absl::GetFlag(FLAGS_listen))) {
+    log.Warning("plaintext_tokens",
+                {{"listen", absl::GetFlag(FLAGS_listen)},
+                 {"note",
+                  "without --tls_cert/--tls_key bearer tokens cross the "
+                  "network in clear text; anyone on the path can copy them"}});
+  }
+  return std::make_shared<AuthGate>(&log, std::move(tokens));
+}
+
+// SIGHUP: re-reads --token_file. A file that cannot be read or parsed
+// leaves the tokens as they were.
+void ReloadTokens(AuthGate& gate, const common::FileSystem& files,
+                  common::EventLog& log) {
+  const std::string path = absl::GetFlag(FLAGS_token_file);
+  if (!gate.enabled()) {
+    log.Warning("reload_ignored",
+                {{"signal", "SIGHUP"},
+                 {"reason", "no --token_file: authentication is off"}});
+    return;
+  }
+  absl::StatusOr<TokenTable> tokens = ReadTokenFile(path, files);
+  if (!tokens.ok()) {
+    log.Error("tokens_reload_failed", {{"file", path},
+                                       {"error", tokens.status().message()},
+                                       {"kept", "the tokens loaded before"}});
+    return;
+  }
+  gate.ReplaceTokens(*std::move(tokens));
 }
 
 absl::StatusOr<LedgerOptions> LedgerOptionsFromFlags(common::EventLog& log) {
@@ -97,9 +132,9 @@ absl::StatusOr<LedgerOptions> LedgerOptionsFromFlags(common::EventLog& log) {
   return options;
 }
 
-// Serves until SIGINT or SIGTERM (blocked in every thread by main and
-// received here with sigwait).
-absl::Status Serve(const sigset_t& stop_signals, common::EventLog& log) {
+// Serves until SIGINT or SIGTERM, reloading the tokens on SIGHUP (all
+// three blocked in every thread by main and received here with sigwait).
+absl::Status Serve(const sigset_t& signals, common::EventLog& log) {
   const std::string db = absl::GetFlag(FLAGS_db);
   if (db.empty()) {
     return absl::InvalidArgumentError(
@@ -118,6 +153,10 @@ absl::Status Serve(const sigset_t& stop_signals, common::EventLog& log) {
           {absl::GetFlag(FLAGS_tls_cert), absl::GetFlag(FLAGS_tls_key),
            absl::GetFlag(FLAGS_tls_client_ca)},
           files));
+  CCB_ASSIGN_OR_RETURN(
+      std::shared_ptr<AuthGate> auth,
+      AuthGateFromFlags(files, server_options.credentials != nullptr, log));
+  server_options.auth = auth;
 
   CCB_ASSIGN_OR_RETURN(std::unique_ptr<RocksDbStore> store,
                        RocksDbStore::Open(db));
@@ -143,7 +182,9 @@ absl::Status Serve(const sigset_t& stop_signals, common::EventLog& log) {
        {"staleness", absl::FormatDuration(absl::GetFlag(FLAGS_staleness))}});
 
   int signal_number = 0;
-  sigwait(&stop_signals, &signal_number);
+  while (sigwait(&signals, &signal_number) == 0 && signal_number == SIGHUP) {
+    ReloadTokens(*auth, files, log);
+  }
   log.Info("shutdown_requested",
            {{"signal", signal_number == SIGINT ? "SIGINT" : "SIGTERM"}});
   server->Shutdown();
@@ -160,16 +201,18 @@ absl::Status Serve(const sigset_t& stop_signals, common::EventLog& log) {
 int main(int argc, char** argv) {
   // Blocked before any thread starts, so every thread inherits the mask and
   // only Serve's sigwait receives them.
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGINT);
-  sigaddset(&stop_signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   absl::SetProgramUsageMessage(
       "The ccbatch ledger: owns every fact about the lab's jobs and serves "
       "agents (AgentService) and clients (LedgerService) on one gRPC port.\n"
       "Usage: ledger_service --db=DIR [--listen=127.0.0.1:50051] "
+      "[--token_file=F] [--tls_cert=F --tls_key=F [--tls_client_ca=F]] "
       "[--cluster_cap=NAME=N]...");
   absl::FlagsUsageConfig usage;
   // --help lists this file's flags (absl's default looks for a file named
@@ -195,7 +238,7 @@ int main(int argc, char** argv) {
 
   ccbatch::common::EventLog log(ccbatch::common::RealClock::Default(),
                                 ccbatch::common::EventLog::StderrSink());
-  const absl::Status status = ccbatch::ledger::Serve(stop_signals, log);
+  const absl::Status status = ccbatch::ledger::Serve(signals, log);
   if (!status.ok()) {
     log.Error("fatal", {{"code", absl::StatusCodeToString(status.code())},
                         {"error", status.message()}});

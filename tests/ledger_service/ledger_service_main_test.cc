@@ -30,6 +30,7 @@
 #include "gmock/gmock.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
+#include "ledger_service/token_file.h"
 
 extern char** environ;
 
@@ -93,13 +94,32 @@ TEST(LedgerServiceMainTest, RefusesANonLoopbackAddressWithoutTokens) {
               HasSubstr("can be reached from other machines"));
 }
 
-TEST(LedgerServiceMainTest, RefusesATokenFileWhileAuthIsNotImplemented) {
+void WriteTextFile(const std::string& path, const std::string& text) {
+  std::ofstream out(path, std::ios::trunc);
+  out << text;
+  ASSERT_TRUE(out.good()) << path;
+}
+
+TEST(LedgerServiceMainTest, RefusesAMissingTokenFile) {
   const common::ProcessResult result =
       RunToEnd({absl::StrCat("--db=", TempDir("token")), "--listen=127.0.0.1:0",
-                "--token_file=/nonexistent"});
+                "--token_file=/nonexistent/tokens"});
   EXPECT_EQ(result.exit_code, 1);
+  EXPECT_THAT(result.stderr_text, HasSubstr("/nonexistent/tokens"));
+  EXPECT_THAT(result.stderr_text, Not(HasSubstr("event=ledger_ready")));
+}
+
+TEST(LedgerServiceMainTest, RefusesABadTokenFileNamingTheLine) {
+  const std::string dir = TempDir("badtokens");
+  const std::string tokens = absl::StrCat(dir, "/tokens");
+  WriteTextFile(tokens, absl::StrCat("# lab tokens\n", std::string(64, 'a'),
+                                     " superuser\n"));
+  const common::ProcessResult result =
+      RunToEnd({absl::StrCat("--db=", dir, "/db"), "--listen=127.0.0.1:0",
+                absl::StrCat("--token_file=", tokens)});
+  EXPECT_EQ(result.exit_code, 2);
   EXPECT_THAT(result.stderr_text,
-              HasSubstr("token authentication is not implemented"));
+              HasSubstr(absl::StrCat(tokens, ":2: unknown role")));
 }
 
 TEST(LedgerServiceMainTest, RefusesABadClusterCap) {
@@ -142,6 +162,7 @@ class ServerProcess final {
   }
 
   bool started() const { return pid_ > 0; }
+  pid_t pid() const { return pid_; }
 
   // Reads stderr until a line contains `text`; returns that line.
   std::optional<std::string> WaitForLine(const std::string& text) {
@@ -267,6 +288,77 @@ TEST(LedgerServiceMainTest, ServesOnPortZeroAndStopsCleanlyOnSigterm) {
   ASSERT_TRUE(ready_again.has_value()) << again.output();
   EXPECT_EQ(again.StopWith(SIGINT), 0) << again.output();
   EXPECT_THAT(again.output(), HasSubstr("signal=SIGINT"));
+}
+
+// The port a ledger_ready line names.
+int PortOf(const std::string& ready_line) {
+  const size_t at = ready_line.find("port=");
+  int port = 0;
+  if (at == std::string::npos ||
+      !absl::SimpleAtoi(
+          ready_line.substr(at + 5, ready_line.find(' ', at) - at - 5),
+          &port)) {
+    ADD_FAILURE() << "no port in " << ready_line;
+  }
+  return port;
+}
+
+grpc::Status ListClustersWith(int port, const std::string& token) {
+  auto stub = v1::LedgerService::NewStub(grpc::CreateChannel(
+      absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials()));
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() +
+                       absl::ToChronoMilliseconds(kWait));
+  if (!token.empty()) {
+    context.AddMetadata("authorization", absl::StrCat("Bearer ", token));
+  }
+  v1::ListClustersResponse clusters;
+  return stub->ListClusters(&context, v1::ListClustersRequest(), &clusters);
+}
+
+TEST(LedgerServiceMainTest, ServesWithTokensAndReloadsThemOnSighup) {
+  const std::string dir = TempDir("tokens");
+  const std::string tokens = absl::StrCat(dir, "/tokens");
+  const std::string first = "first-reader-token-5f1e2d3c4b5a";
+  const std::string second = "second-reader-token-a1b2c3d4e5f6";
+  WriteTextFile(tokens, absl::StrCat(Sha256Hex(first), " reader\n"));
+  // With tokens, a wildcard address is allowed (with a warning, no TLS).
+  ServerProcess server({absl::StrCat("--db=", dir, "/db"), "--listen=0.0.0.0:0",
+                        absl::StrCat("--token_file=", tokens)});
+  ASSERT_TRUE(server.started());
+  std::optional<std::string> ready = server.WaitForLine("event=ledger_ready");
+  ASSERT_TRUE(ready.has_value()) << server.output();
+  EXPECT_THAT(server.output(), HasSubstr("event=tokens_loaded"));
+  EXPECT_THAT(server.output(), HasSubstr("event=plaintext_tokens"));
+  EXPECT_THAT(server.output(), HasSubstr("auth=tokens"));
+  const int port = PortOf(*ready);
+
+  EXPECT_EQ(ListClustersWith(port, "").error_code(),
+            grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_TRUE(ListClustersWith(port, first).ok());
+
+  // Rotate: the second token replaces the first.
+  WriteTextFile(tokens, absl::StrCat(Sha256Hex(second), " reader\n"));
+  kill(server.pid(), SIGHUP);
+  ASSERT_TRUE(server.WaitForLine("event=tokens_loaded tokens=1").has_value())
+      << server.output();
+  EXPECT_EQ(ListClustersWith(port, first).error_code(),
+            grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_TRUE(ListClustersWith(port, second).ok());
+
+  // A broken file is reported and changes nothing.
+  WriteTextFile(tokens, "not a token line\n");
+  kill(server.pid(), SIGHUP);
+  std::optional<std::string> failed =
+      server.WaitForLine("event=tokens_reload_failed");
+  ASSERT_TRUE(failed.has_value()) << server.output();
+  EXPECT_THAT(*failed, HasSubstr(absl::StrCat(tokens, ":1: ")));
+  EXPECT_TRUE(ListClustersWith(port, second).ok());
+
+  EXPECT_EQ(server.StopWith(SIGTERM), 0) << server.output();
+  EXPECT_THAT(server.output(), HasSubstr("event=auth_refused"));
+  EXPECT_THAT(server.output(), Not(HasSubstr(first)));
+  EXPECT_THAT(server.output(), Not(HasSubstr(second)));
 }
 
 TEST(LedgerServiceMainTest, APortInUseIsAFatalErrorNamingTheAddress) {
