@@ -3,7 +3,7 @@
 // the header promises: a batch that is read passes common::ValidateBatch and
 // survives the wire to the ledger; a refusal is InvalidArgument with one
 // "<file>:<line>: ..." line per defect (at most kMaxReportedDefects, then
-// "and N more defects").
+// "and N more defects"); and a text without '\r' reads as its CRLF twin.
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -12,6 +12,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
 #include "ccbatch/v1/job.pb.h"
@@ -56,6 +57,11 @@ void CheckBatch(const v1::BatchDefinition& batch,
                  "the batch does not survive serialization");
 }
 
+// The result as one comparable string.
+std::string Outcome(const absl::StatusOr<v1::BatchDefinition>& batch) {
+  return batch.ok() ? batch->SerializeAsString() : batch.status().ToString();
+}
+
 void ReadWith(absl::string_view text, const BatchfileOptions& options) {
   const absl::StatusOr<v1::BatchDefinition> batch =
       ReadBatchfile(kFileName, text, options);
@@ -64,6 +70,12 @@ void ReadWith(absl::string_view text, const BatchfileOptions& options) {
   } else {
     CheckRefusal(batch.status());
   }
+  if (text.find('\r') != absl::string_view::npos) return;
+  const absl::StatusOr<v1::BatchDefinition> twin = ReadBatchfile(
+      kFileName, absl::StrReplaceAll(text, {{"\n", "\r\n"}}), options);
+  CCB_FUZZ_CHECK(
+      Outcome(twin) == Outcome(batch),
+      absl::StrCat("LF: ", Outcome(batch), "\n  CRLF: ", Outcome(twin)));
 }
 
 }  // namespace

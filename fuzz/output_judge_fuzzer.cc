@@ -5,7 +5,9 @@
 // Input: the first byte picks the program (kAllPrograms[byte % 5]); the rest
 // is the output text. Checks the verdict's shape: an outcome, a cause exactly
 // when it failed, a summary, at most kMaxEvidence evidence lines that point
-// into the file, and that the verdict survives the wire to the ledger.
+// into the file, and that the verdict survives the wire to the ledger. And,
+// for a text without '\r', that its CRLF twin gets the same verdict (the
+// rule engine folds line ends, so CRLF files behave as LF files).
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
@@ -14,6 +16,7 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 #include "absl/strings/string_view.h"
 #include "ccbatch/v1/job.pb.h"
 #include "fuzz/fuzz_check.h"
@@ -77,6 +80,20 @@ void CheckVerdict(const v1::Verdict& verdict, absl::string_view text) {
                  "the verdict does not survive serialization");
 }
 
+// `text` with every "\n" turned into "\r\n".
+std::string WithCrLf(absl::string_view text) {
+  return absl::StrReplaceAll(text, {{"\n", "\r\n"}});
+}
+
+void CheckCrLfTwin(const OutputJudge& judge, const v1::Verdict& verdict,
+                   absl::string_view text) {
+  if (text.find('\r') != absl::string_view::npos) return;
+  const v1::Verdict twin = judge.Judge(WithCrLf(text));
+  CCB_FUZZ_CHECK(twin.SerializeAsString() == verdict.SerializeAsString(),
+                 absl::StrCat("LF: ", verdict.ShortDebugString(),
+                              "\n  CRLF: ", twin.ShortDebugString()));
+}
+
 }  // namespace
 }  // namespace ccbatch::agent
 
@@ -86,6 +103,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const absl::string_view text(reinterpret_cast<const char*>(data) + 1,
                                size - 1);
   const ccbatch::agent::OutputJudge& judge = ccbatch::agent::JudgeFor(program);
-  ccbatch::agent::CheckVerdict(judge.Judge(text), text);
+  const ccbatch::v1::Verdict verdict = judge.Judge(text);
+  ccbatch::agent::CheckVerdict(verdict, text);
+  ccbatch::agent::CheckCrLfTwin(judge, verdict, text);
   return 0;
 }

@@ -3,13 +3,14 @@
 // like the corpus captures, and a two-byte delimiter), and checks what the
 // header promises: every non-blank line is either an entry or a malformed
 // line, every entry has a SLURM job id, and the snapshot the agent would send
-// survives the wire.
+// survives the wire; and a text without '\r' parses as its CRLF twin does.
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 #include "absl/strings/string_view.h"
 #include "ccbatch/v1/agent.pb.h"
 #include "fuzz/fuzz_check.h"
@@ -62,6 +63,31 @@ void CheckParse(const ParsedSqueue& parsed, absl::string_view text,
                  "the snapshot chunk does not survive serialization");
 }
 
+std::string Serialized(const ParsedSqueue& parsed) {
+  v1::SnapshotChunk chunk;
+  for (const v1::QueueEntry& entry : parsed.entries) {
+    *chunk.add_entries() = entry;
+  }
+  *chunk.mutable_diagnostics() = parsed.diagnostics;
+  return absl::StrCat(parsed.lines, ":", chunk.SerializeAsString());
+}
+
+void CheckCrLfTwin(const SqueueParser& parser, const ParsedSqueue& parsed,
+                   absl::string_view text) {
+  if (text.find('\r') != absl::string_view::npos) return;
+  const ParsedSqueue twin =
+      parser.Parse(absl::StrReplaceAll(text, {{"\n", "\r\n"}}));
+  CCB_FUZZ_CHECK(Serialized(twin) == Serialized(parsed),
+                 "CRLF and LF parse differently");
+}
+
+void ParseAndCheck(const SqueueParser& parser, absl::string_view text,
+                   bool has_state) {
+  const ParsedSqueue parsed = parser.Parse(text);
+  CheckParse(parsed, text, has_state);
+  CheckCrLfTwin(parser, parsed, text);
+}
+
 }  // namespace
 }  // namespace ccbatch::agent
 
@@ -78,8 +104,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static const SqueueParser& stateless = ccbatch::agent::ParserFor(
       SqueueLayout{"\x1f\x1f", {SqueueField::kName, SqueueField::kJobId}});
   const absl::string_view text(reinterpret_cast<const char*>(data), size);
-  ccbatch::agent::CheckParse(agent.Parse(text), text, /*has_state=*/true);
-  ccbatch::agent::CheckParse(pipe.Parse(text), text, /*has_state=*/true);
-  ccbatch::agent::CheckParse(stateless.Parse(text), text, /*has_state=*/false);
+  ccbatch::agent::ParseAndCheck(agent, text, /*has_state=*/true);
+  ccbatch::agent::ParseAndCheck(pipe, text, /*has_state=*/true);
+  ccbatch::agent::ParseAndCheck(stateless, text, /*has_state=*/false);
   return 0;
 }
