@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Rebuilds fuzz/seeds/ from the shared corpus (../shared, or $CCBATCH_SHARED),
-# the project's own test fixtures and the hand-written seeds
-# (fuzz/seeds/*/hand_*, which stay). Run it after the corpus grows and commit
+# the project's own test fixtures, the hand-written seeds
+# (fuzz/seeds/*/hand_*, which stay) and the snapshot assembler's generated
+# chunk streams (snapshot_assembler_seeds.py). Run it after the corpus grows and commit
 # the result: the fuzzers must start from the same seeds when ../shared is
 # absent.
 #
@@ -77,6 +78,9 @@ done
 for f in "$root"/tests/queue_agent/testdata/xtb/*.out; do
   { program_byte xtb; cat "$f"; } >"$seeds/output_judge/xtb_test_$(basename "$f")"
 done
+
+# Chunk streams for the snapshot assembler, encoded by hand.
+python3 "$root/fuzz/snapshot_assembler_seeds.py" "$seeds/snapshot_assembler"
 
 chmod -R u+w "$seeds"
 du -sh "$seeds"/*
