@@ -152,7 +152,7 @@ absl::Status Serve(const sigset_t& signals, common::EventLog& log) {
       ServerCredentialsFromFiles(
           {absl::GetFlag(FLAGS_tls_cert), absl::GetFlag(FLAGS_tls_key),
            absl::GetFlag(FLAGS_tls_client_ca)},
-          files));
+          files, common::RealClock::Default()->Now()));
   CCB_ASSIGN_OR_RETURN(
       std::shared_ptr<AuthGate> auth,
       AuthGateFromFlags(files, server_options.credentials != nullptr, log));

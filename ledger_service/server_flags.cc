@@ -2,6 +2,10 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <openssl/bio.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
 
 #include <cstring>
 #include <optional>
@@ -114,9 +118,86 @@ std::vector<std::string> MergeRepeatedFlag(std::vector<std::string> args,
   return out;
 }
 
+namespace {
+
+struct BioDeleter {
+  void operator()(BIO* bio) const { BIO_free(bio); }
+};
+struct X509Deleter {
+  void operator()(X509* cert) const { X509_free(cert); }
+};
+struct KeyDeleter {
+  void operator()(EVP_PKEY* key) const { EVP_PKEY_free(key); }
+};
+
+std::unique_ptr<BIO, BioDeleter> MemoryBio(const std::string& pem) {
+  return std::unique_ptr<BIO, BioDeleter>(
+      BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
+}
+
+// The first certificate of a PEM text; INVALID_ARGUMENT naming the flag and
+// the file when there is none.
+absl::StatusOr<std::unique_ptr<X509, X509Deleter>> FirstCertificate(
+    const std::string& pem, absl::string_view flag, absl::string_view file) {
+  std::unique_ptr<X509, X509Deleter> cert(
+      PEM_read_bio_X509(MemoryBio(pem).get(), nullptr, nullptr, nullptr));
+  if (cert == nullptr) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--", flag, "=", file,
+                     " holds no PEM certificate (expected \"-----BEGIN "
+                     "CERTIFICATE-----\")"));
+  }
+  return cert;
+}
+
+// The checks ServerCredentialsFromFiles promises on the PEM texts.
+absl::Status CheckTlsMaterial(const TlsFiles& files, const std::string& cert,
+                              const std::string& key,
+                              const std::string& client_ca, absl::Time now) {
+  using Certificate = std::unique_ptr<X509, X509Deleter>;
+  CCB_ASSIGN_OR_RETURN(Certificate certificate,
+                       FirstCertificate(cert, "tls_cert", files.cert));
+  // A null passphrase callback with no user data: an encrypted key fails
+  // here instead of prompting on the terminal.
+  std::unique_ptr<EVP_PKEY, KeyDeleter> private_key(PEM_read_bio_PrivateKey(
+      MemoryBio(key).get(), nullptr, [](char*, int, int, void*) { return 0; },
+      nullptr));
+  if (private_key == nullptr) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--tls_key=", files.key,
+        " holds no unencrypted PEM private key (remove a passphrase with "
+        "`openssl pkey -in KEY -out KEY.plain`)"));
+  }
+  if (X509_check_private_key(certificate.get(), private_key.get()) != 1) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--tls_key=", files.key, " is not the key of --tls_cert=", files.cert,
+        "; give the key the certificate was made for"));
+  }
+  time_t at = absl::ToTimeT(now);
+  if (X509_cmp_time(X509_get0_notAfter(certificate.get()), &at) < 0) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "--tls_cert=", files.cert,
+        " has expired; every client would refuse it. Renew it (see "
+        "docs/SECURITY.md) and start again"));
+  }
+  if (X509_cmp_time(X509_get0_notBefore(certificate.get()), &at) > 0) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("--tls_cert=", files.cert,
+                     " is not valid yet (check this machine's clock)"));
+  }
+  if (!files.client_ca.empty()) {
+    CCB_RETURN_IF_ERROR(
+        FirstCertificate(client_ca, "tls_client_ca", files.client_ca).status());
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
 absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>>
 ServerCredentialsFromFiles(const TlsFiles& files,
-                           const common::FileSystem& file_system) {
+                           const common::FileSystem& file_system,
+                           absl::Time now) {
   if (files.cert.empty() && files.key.empty() && files.client_ca.empty()) {
     return std::shared_ptr<grpc::ServerCredentials>();
   }
@@ -137,6 +218,10 @@ ServerCredentialsFromFiles(const TlsFiles& files,
     CCB_ASSIGN_OR_RETURN(options.pem_root_certs,
                          file_system.ReadFile(files.client_ca));
   }
+  CCB_RETURN_IF_ERROR(
+      CheckTlsMaterial(files, options.pem_key_cert_pairs.front().cert_chain,
+                       options.pem_key_cert_pairs.front().private_key,
+                       options.pem_root_certs, now));
   return grpc::SslServerCredentials(options);
 }
 

@@ -11,6 +11,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/time/time.h"
 #include "common/file_system.h"
 #include "grpcpp/security/server_credentials.h"
 
@@ -44,12 +45,19 @@ struct TlsFiles {
 };
 
 // Null (plaintext) when no file is named; SSL server credentials otherwise.
-// INVALID_ARGUMENT when only one of cert and key is given or client_ca is
-// given without them; the file system's error, naming the file, when one
-// cannot be read.
+// Refuses, before anything listens (gRPC itself would only fail to bind or
+// fail every handshake, without saying why):
+//  - INVALID_ARGUMENT when only one of cert and key is given or client_ca
+//    is given without them, when a file holds no PEM certificate (cert,
+//    client_ca) or no unencrypted PEM private key (key), or when the key
+//    does not belong to the certificate;
+//  - FAILED_PRECONDITION when the certificate is not valid at `now`
+//    (expired, or not yet valid): every client would refuse it;
+//  - the file system's error, naming the file, when one cannot be read.
 absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>>
 ServerCredentialsFromFiles(const TlsFiles& files,
-                           const common::FileSystem& file_system);
+                           const common::FileSystem& file_system,
+                           absl::Time now);
 
 }  // namespace ccbatch::ledger
 

@@ -43,6 +43,16 @@ const TestCertificates& Certificates() {
   return *certificates;
 }
 
+std::unique_ptr<ServedLedger> ServeWith(
+    std::shared_ptr<grpc::ServerCredentials> credentials) {
+  LedgerServerOptions options;
+  options.credentials = std::move(credentials);
+  absl::StatusOr<std::unique_ptr<ServedLedger>> served =
+      ServedLedger::Start(std::move(options));
+  EXPECT_THAT(served, ::ccbatch::testing::IsOk());
+  return served.ok() ? *std::move(served) : nullptr;
+}
+
 // A ledger serving TLS with `server` and, if `client_ca` is set, requiring
 // client certificates it signed.
 std::unique_ptr<ServedLedger> ServeTls(
@@ -51,15 +61,10 @@ std::unique_ptr<ServedLedger> ServeTls(
   absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
       ServerCredentialsFromFiles(
           {server.certificate_file, server.key_file, client_ca_file},
-          *common::PosixFileSystem::Default());
+          *common::PosixFileSystem::Default(), absl::Now());
   EXPECT_THAT(credentials, ::ccbatch::testing::IsOk());
   if (!credentials.ok()) return nullptr;
-  LedgerServerOptions options;
-  options.credentials = *credentials;
-  absl::StatusOr<std::unique_ptr<ServedLedger>> served =
-      ServedLedger::Start(std::move(options));
-  EXPECT_THAT(served, ::ccbatch::testing::IsOk());
-  return served.ok() ? *std::move(served) : nullptr;
+  return ServeWith(*credentials);
 }
 
 // ListClusters through `credentials`; a failed handshake is UNAVAILABLE.
@@ -107,7 +112,13 @@ TEST(LedgerTlsTest, AClientTrustingAnotherCaIsRefused) {
 
 TEST(LedgerTlsTest, AnExpiredServerCertificateIsRefused) {
   const TestCertificates& certs = Certificates();
-  std::unique_ptr<ServedLedger> served = ServeTls(certs.expired_server);
+  // Built by hand: ServerCredentialsFromFiles refuses expired certificates
+  // (TlsFlagsAreCheckedBeforeServing), a ledger built otherwise may not.
+  grpc::SslServerCredentialsOptions options;
+  options.pem_key_cert_pairs.push_back(
+      {certs.expired_server.key, certs.expired_server.certificate});
+  std::unique_ptr<ServedLedger> served =
+      ServeWith(grpc::SslServerCredentials(options));
   ASSERT_NE(served, nullptr);
   EXPECT_EQ(ListClusters(*served, Trusting(certs.ca)).error_code(),
             grpc::StatusCode::UNAVAILABLE);
@@ -163,22 +174,58 @@ TEST(LedgerTlsTest, TheAgentsCredentialsVerifyTheServer) {
 }
 
 TEST(LedgerTlsTest, TlsFlagsAreCheckedBeforeServing) {
+  using ::ccbatch::testing::StatusIs;
+  using ::testing::HasSubstr;
   const TestCertificates& certs = Certificates();
   common::FileSystem& fs = *common::PosixFileSystem::Default();
-  EXPECT_THAT(
-      ServerCredentialsFromFiles({certs.server.certificate_file, "", ""}, fs),
-      ::ccbatch::testing::StatusIs(
-          absl::StatusCode::kInvalidArgument,
-          ::testing::HasSubstr("needs both --tls_cert and --tls_key")));
-  EXPECT_THAT(ServerCredentialsFromFiles({"", "", certs.ca_file}, fs),
-              ::ccbatch::testing::StatusIs(absl::StatusCode::kInvalidArgument,
-                                           ::testing::_));
+  const absl::Time now = absl::Now();
+  EXPECT_THAT(ServerCredentialsFromFiles({certs.server.certificate_file,
+                                          certs.server.key_file, certs.ca_file},
+                                         fs, now),
+              ::ccbatch::testing::IsOk());
+  EXPECT_THAT(ServerCredentialsFromFiles(
+                  {certs.server.certificate_file, "", ""}, fs, now),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("needs both --tls_cert and --tls_key")));
+  EXPECT_THAT(ServerCredentialsFromFiles({"", "", certs.ca_file}, fs, now),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("needs both --tls_cert and --tls_key")));
   EXPECT_THAT(
       ServerCredentialsFromFiles(
-          {certs.server.certificate_file, "/nonexistent/key.pem", ""}, fs),
-      ::ccbatch::testing::StatusIs(
-          absl::StatusCode::kNotFound,
-          ::testing::HasSubstr("/nonexistent/key.pem")));
+          {certs.server.certificate_file, "/nonexistent/key.pem", ""}, fs, now),
+      StatusIs(absl::StatusCode::kNotFound, HasSubstr("/nonexistent/key.pem")));
+  EXPECT_THAT(
+      ServerCredentialsFromFiles(
+          {certs.server.certificate_file, certs.client.key_file, ""}, fs, now),
+      StatusIs(absl::StatusCode::kInvalidArgument,
+               HasSubstr(absl::StrCat("--tls_key=", certs.client.key_file,
+                                      " is not the key of --tls_cert="))));
+  EXPECT_THAT(ServerCredentialsFromFiles({certs.expired_server.certificate_file,
+                                          certs.expired_server.key_file, ""},
+                                         fs, now),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       HasSubstr("has expired")));
+  EXPECT_THAT(ServerCredentialsFromFiles(
+                  {certs.server.certificate_file, certs.server.key_file, ""},
+                  fs, absl::FromUnixSeconds(1'500'000'000)),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       HasSubstr("is not valid yet")));
+  // The key given as the certificate, the certificate as the key or CA.
+  EXPECT_THAT(ServerCredentialsFromFiles(
+                  {certs.server.key_file, certs.server.key_file, ""}, fs, now),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("holds no PEM certificate")));
+  EXPECT_THAT(ServerCredentialsFromFiles({certs.server.certificate_file,
+                                          certs.server.certificate_file, ""},
+                                         fs, now),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("holds no unencrypted PEM private key")));
+  EXPECT_THAT(
+      ServerCredentialsFromFiles({certs.server.certificate_file,
+                                  certs.server.key_file, certs.server.key_file},
+                                 fs, now),
+      StatusIs(absl::StatusCode::kInvalidArgument,
+               HasSubstr("--tls_client_ca=")));
 }
 
 }  // namespace

@@ -84,36 +84,41 @@ TEST(MergeRepeatedFlagTest, LeavesOtherFlagsAndArgsAfterDoubleDashAlone) {
 TEST(ServerCredentialsFromFilesTest, NoFilesMeansPlaintext) {
   common::FakeFileSystem files;
   CCB_ASSERT_OK_AND_ASSIGN(auto credentials,
-                           ServerCredentialsFromFiles({}, files));
+                           ServerCredentialsFromFiles({}, files, absl::Now()));
   EXPECT_EQ(credentials, nullptr);
 }
 
 TEST(ServerCredentialsFromFilesTest, CertWithoutKeyIsRefused) {
   common::FakeFileSystem files;
-  EXPECT_THAT(ServerCredentialsFromFiles({"/c.pem", "", ""}, files),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("both --tls_cert and --tls_key")));
-  EXPECT_THAT(ServerCredentialsFromFiles({"", "", "/ca.pem"}, files),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("both --tls_cert and --tls_key")));
+  EXPECT_THAT(
+      ServerCredentialsFromFiles({"/c.pem", "", ""}, files, absl::Now()),
+      StatusIs(absl::StatusCode::kInvalidArgument,
+               HasSubstr("both --tls_cert and --tls_key")));
+  EXPECT_THAT(
+      ServerCredentialsFromFiles({"", "", "/ca.pem"}, files, absl::Now()),
+      StatusIs(absl::StatusCode::kInvalidArgument,
+               HasSubstr("both --tls_cert and --tls_key")));
 }
 
 TEST(ServerCredentialsFromFilesTest, UnreadableFileIsNamed) {
   common::FakeFileSystem files;
   files.SetFile("/c.pem", "CERT", absl::UnixEpoch());
-  EXPECT_THAT(ServerCredentialsFromFiles({"/c.pem", "/missing.key", ""}, files),
+  EXPECT_THAT(ServerCredentialsFromFiles({"/c.pem", "/missing.key", ""}, files,
+                                         absl::Now()),
               StatusIs(absl::StatusCode::kNotFound, HasSubstr("/missing.key")));
 }
 
-TEST(ServerCredentialsFromFilesTest, ReadsEveryFileItIsGiven) {
+// Real certificates: ledger_tls_test.
+TEST(ServerCredentialsFromFilesTest, ReadsEveryFileAndRefusesWhatIsNotPem) {
   common::FakeFileSystem files;
   files.SetFile("/c.pem", "CERT", absl::UnixEpoch());
   files.SetFile("/k.pem", "KEY", absl::UnixEpoch());
   files.SetFile("/ca.pem", "CA", absl::UnixEpoch());
-  CCB_ASSERT_OK_AND_ASSIGN(
-      auto credentials,
-      ServerCredentialsFromFiles({"/c.pem", "/k.pem", "/ca.pem"}, files));
-  EXPECT_NE(credentials, nullptr);
+  EXPECT_THAT(
+      ServerCredentialsFromFiles({"/c.pem", "/k.pem", "/ca.pem"}, files,
+                                 absl::Now()),
+      StatusIs(absl::StatusCode::kInvalidArgument,
+               HasSubstr("--tls_cert=/c.pem holds no PEM certificate")));
   EXPECT_EQ(files.ReadCount("/c.pem"), 1);
   EXPECT_EQ(files.ReadCount("/k.pem"), 1);
   EXPECT_EQ(files.ReadCount("/ca.pem"), 1);
