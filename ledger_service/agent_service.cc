@@ -297,6 +297,7 @@ absl::Status AgentStream::HandleHello(const Hello& hello) {
   CCB_ASSIGN_OR_RETURN(const HelloAck ack,
                        service_->BindCluster(hello, shared_from_this()));
   reader_cluster_ = hello.cluster();
+  service_->metrics_->RecordStreamConnect(hello.cluster());
   log().Info("agent_connected", {{"cluster", hello.cluster()},
                                  {"stream", id_},
                                  {"user", hello.user()},
@@ -424,12 +425,17 @@ void AgentStream::OnDone() {
 AgentGrpcService::AgentGrpcService(Ledger* ledger, common::EventLog* log,
                                    AuthGate* auth,
                                    SnapshotAssemblerLimits snapshot_limits,
-                                   InputLimits input_limits)
+                                   InputLimits input_limits,
+                                   LedgerServiceMetrics* metrics)
     : ledger_(ledger),
       log_(log),
       auth_(auth),
       snapshot_limits_(snapshot_limits),
-      input_limits_(input_limits) {}
+      input_limits_(input_limits),
+      own_metrics_(metrics == nullptr
+                       ? std::make_unique<LedgerServiceMetrics>(nullptr)
+                       : nullptr),
+      metrics_(metrics != nullptr ? metrics : own_metrics_.get()) {}
 
 AgentGrpcService::~AgentGrpcService() = default;
 

@@ -55,6 +55,7 @@
 #include "ledger_service/auth_gate.h"
 #include "ledger_service/input_limits.h"
 #include "ledger_service/ledger.h"
+#include "ledger_service/ledger_metrics.h"
 #include "ledger_service/snapshot_assembler.h"
 #include "ledger_service/stream_registry.h"
 
@@ -71,7 +72,8 @@ class AgentGrpcService final
   // server's Shutdown has returned before the service is destroyed.
   AgentGrpcService(Ledger* ledger, common::EventLog* log, AuthGate* auth,
                    SnapshotAssemblerLimits snapshot_limits = {},
-                   InputLimits input_limits = {});
+                   InputLimits input_limits = {},
+                   LedgerServiceMetrics* metrics = nullptr);
   ~AgentGrpcService() override;
 
   grpc::ServerBidiReactor<ccbatch::v1::AgentMessage,
@@ -102,6 +104,9 @@ class AgentGrpcService final
   AuthGate* const auth_;
   const SnapshotAssemblerLimits snapshot_limits_;
   const InputLimits input_limits_;
+  // Used when no metrics were given.
+  std::unique_ptr<LedgerServiceMetrics> own_metrics_;
+  LedgerServiceMetrics* const metrics_;
   std::atomic<uint64_t> next_stream_id_{1};
   StreamRegistry registry_;
 

@@ -10,6 +10,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/strip.h"
 #include "ledger_service/ledger_impl.h"
 
 namespace ccbatch::ledger {
@@ -68,11 +69,39 @@ std::string UnmatchedVerdictKey(absl::string_view cluster,
 }
 
 Ledger::Impl::Impl(Store* store, common::Clock* clock, LedgerOptions options)
-    : store_(store), clock_(clock), options_(std::move(options)) {
+    : store_(store),
+      clock_(clock),
+      options_(std::move(options)),
+      metrics_(options_.metrics) {
   if (options_.log == nullptr) {
     own_log_ = std::make_unique<common::EventLog>(
         clock_, common::EventLog::StderrSink());
   }
+  jobs_collector_ = metrics_.registry()->AddGaugeCollector(
+      "ccbatch_ledger_jobs", "Jobs per published status, over all batches.",
+      {"status"}, [this] { return JobsPerStatus(); });
+}
+
+std::vector<common::GaugeSample> Ledger::Impl::JobsPerStatus() const {
+  StatusCounts totals{};
+  {
+    absl::ReaderMutexLock lock(&mu_);
+    for (const BatchState& batch : batches_) {
+      for (int status = 0; status < kStatusSlots; ++status) {
+        totals[status] += batch.counts[status];
+      }
+    }
+  }
+  std::vector<common::GaugeSample> samples;
+  samples.reserve(kStatusSlots - 1);
+  for (int status = 1; status < kStatusSlots; ++status) {
+    absl::string_view name = ccbatch::v1::JobStatus_Name(
+        static_cast<ccbatch::v1::JobStatus>(status));
+    absl::ConsumePrefix(&name, "JOB_STATUS_");
+    samples.push_back(
+        {{std::string(name)}, static_cast<double>(totals[status])});
+  }
+  return samples;
 }
 
 void Ledger::Impl::Log(common::LogLevel level, absl::string_view event,

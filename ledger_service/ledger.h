@@ -37,6 +37,7 @@
 #include "ccbatch/v1/ledger.pb.h"
 #include "common/clock.h"
 #include "common/event_log.h"
+#include "common/metrics.h"
 #include "ledger_service/store.h"
 
 namespace ccbatch::ledger {
@@ -61,6 +62,9 @@ struct LedgerOptions {
   // not call back into the ledger. Null: lines go to stderr. Not owned;
   // REQUIRES: outlives the ledger.
   common::EventLog* log = nullptr;
+  // Where the ledger's metrics (ledger_metrics.h) are recorded. Null:
+  // nowhere exported. Not owned; REQUIRES: outlives the ledger.
+  common::MetricsRegistry* metrics = nullptr;
 };
 
 // A parsed, fully assembled snapshot of one cluster (the gRPC layer

@@ -16,6 +16,18 @@ namespace {
 
 using ::ccbatch::v1::Verdict;
 
+LedgerCoreMetrics::Order MetricsKind(OrderKind kind) {
+  switch (kind) {
+    case OrderKind::kSubmit:
+      return LedgerCoreMetrics::Order::kSubmit;
+    case OrderKind::kCheck:
+      return LedgerCoreMetrics::Order::kCheckOutput;
+    case OrderKind::kCancel:
+      return LedgerCoreMetrics::Order::kCancel;
+  }
+  return LedgerCoreMetrics::Order::kSubmit;
+}
+
 // Whether an entry in this state counts against the cluster's cap. An
 // unknown state is taken as still in the queue (as derive.h does).
 bool InQueue(absl::string_view state) {
@@ -156,6 +168,7 @@ std::vector<ccbatch::v1::LedgerDirective> Ledger::Impl::TakeDirectives(
       continue;
     }
     OrderRecord& record = orders_[number];
+    metrics_.OrderHanded(MetricsKind(record.kind), record.maybe_handed);
     record.maybe_handed = true;
     record.handed_stream = stream_id;
     record.handed_at = now;
@@ -213,6 +226,10 @@ absl::Status Ledger::Impl::ApplySnapshot(absl::string_view name,
     change.dirty_clusters.insert(index);
     PushClusterFacts(index);
     status = Commit(change);
+    if (status.ok()) {
+      metrics_.SnapshotApplied(name, snapshot.entries.size(),
+                               clock_->Now() - change.now);
+    }
     notify = change.notify;
   }
   if (notify) Notify();
@@ -494,6 +511,7 @@ absl::Status Ledger::Impl::ApplySubmitResult(
     Change change(clock_->Now());
     const int job = order->job;
     const int attempt_number = order->attempt;
+    metrics_.OrderAnswered(LedgerCoreMetrics::Order::kSubmit);
     RemoveOrder(number, change);
     if (jobs_[job].submit_order == number) jobs_[job].submit_order = 0;
     JobFacts& facts = computer_->mutable_facts(job);
@@ -579,6 +597,7 @@ absl::Status Ledger::Impl::ApplyCheckOutputResult(
         clusters_[order->second.cluster].name == cluster) {
       const int job = order->second.job;
       const int attempt = order->second.attempt;
+      metrics_.OrderAnswered(LedgerCoreMetrics::Order::kCheckOutput);
       RemoveOrder(number, change);
       if (jobs_[job].check_order == number) jobs_[job].check_order = 0;
       if (attempt == 0) {
@@ -725,6 +744,7 @@ absl::Status Ledger::Impl::ApplyCancelResult(
     Change change(clock_->Now());
     const int job = order->job;
     const int attempt_number = order->attempt;
+    metrics_.OrderAnswered(LedgerCoreMetrics::Order::kCancel);
     RemoveOrder(number, change);
     if (jobs_[job].cancel_order == number) jobs_[job].cancel_order = 0;
     JobFacts& facts = computer_->mutable_facts(job);

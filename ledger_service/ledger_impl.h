@@ -52,8 +52,10 @@
 #include "ccbatch/v1/ledger.pb.h"
 #include "common/clock.h"
 #include "common/event_log.h"
+#include "common/metrics.h"
 #include "google/protobuf/timestamp.pb.h"
 #include "ledger_service/ledger.h"
+#include "ledger_service/ledger_metrics.h"
 #include "ledger_service/ledger_records.pb.h"
 #include "ledger_service/status_computer.h"
 #include "ledger_service/store.h"
@@ -415,6 +417,9 @@ class Ledger::Impl {
   void Log(common::LogLevel level, absl::string_view event,
            std::initializer_list<common::LogField> fields = {}) const;
   void Notify();
+  // ccbatch_ledger_jobs: jobs per published status over all batches, from
+  // the per-batch counts Summary uses.
+  std::vector<common::GaugeSample> JobsPerStatus() const;
 
   absl::string_view KeyOf(int job) const ABSL_SHARED_LOCKS_REQUIRED(mu_) {
     return computer_->facts(job).key;
@@ -434,6 +439,7 @@ class Ledger::Impl {
   const LedgerOptions options_;
   // The log used when options_.log is null.
   std::unique_ptr<common::EventLog> own_log_;
+  LedgerCoreMetrics metrics_;
 
   mutable absl::Mutex mu_;
   std::vector<BatchState> batches_ ABSL_GUARDED_BY(mu_);
@@ -465,6 +471,9 @@ class Ledger::Impl {
   uint64_t next_subscription_ ABSL_GUARDED_BY(subscribers_mu_) = 1;
   std::map<uint64_t, std::shared_ptr<std::function<void()>>> subscribers_
       ABSL_GUARDED_BY(subscribers_mu_);
+
+  // Last, so the collector is gone before the state it reads.
+  common::CollectorRegistration jobs_collector_;
 };
 
 }  // namespace ccbatch::ledger

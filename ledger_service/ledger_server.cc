@@ -28,8 +28,9 @@ LedgerServer::LedgerServer(Ledger* ledger, common::EventLog* log,
       options_(std::move(options)),
       auth_(options_.auth != nullptr ? options_.auth
                                      : std::make_shared<AuthGate>(log)),
+      metrics_(options_.metrics),
       agent_service_(ledger, log, auth_.get(), options_.snapshot_limits,
-                     options_.input_limits),
+                     options_.input_limits, &metrics_),
       ledger_service_(ledger, log, auth_.get(), options_.ledger_service,
                       options_.input_limits) {}
 

@@ -19,12 +19,14 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/event_log.h"
+#include "common/metrics.h"
 #include "grpcpp/grpcpp.h"
 #include "ledger_service/agent_service.h"
 #include "ledger_service/auth_gate.h"
 #include "ledger_service/input_limits.h"
 #include "ledger_service/ledger.h"
 #include "ledger_service/ledger_grpc_service.h"
+#include "ledger_service/ledger_metrics.h"
 #include "ledger_service/snapshot_assembler.h"
 
 namespace ccbatch::ledger {
@@ -49,6 +51,9 @@ struct LedgerServerOptions {
   SnapshotAssemblerLimits snapshot_limits;
   InputLimits input_limits;
   LedgerGrpcServiceOptions ledger_service;
+  // Where the server's metrics (ledger_metrics.h) are recorded. Null:
+  // nowhere exported. Not owned; REQUIRES: outlives the server.
+  common::MetricsRegistry* metrics = nullptr;
 };
 
 // Thread-safe.
@@ -71,6 +76,10 @@ class LedgerServer final {
   // Graceful shutdown as described above. Idempotent; blocks until done.
   void Shutdown();
 
+  // The gRPC layer's metrics, e.g. for authentication refusals
+  // (LedgerServiceMetrics::RecordAuthRefusal).
+  LedgerServiceMetrics* metrics() { return &metrics_; }
+
  private:
   LedgerServer(Ledger* ledger, common::EventLog* log,
                LedgerServerOptions options);
@@ -81,6 +90,7 @@ class LedgerServer final {
   const LedgerServerOptions options_;
   // options_.auth, or an open gate when that is null.
   const std::shared_ptr<AuthGate> auth_;
+  LedgerServiceMetrics metrics_;
   AgentGrpcService agent_service_;
   LedgerGrpcService ledger_service_;
   std::unique_ptr<grpc::Server> server_;

@@ -21,6 +21,8 @@
 #include "common/clock.h"
 #include "common/event_log.h"
 #include "common/file_system.h"
+#include "common/metrics.h"
+#include "common/metrics_http_server.h"
 #include "common/status_macros.h"
 #include "ledger_service/auth_gate.h"
 #include "ledger_service/ledger.h"
@@ -57,6 +59,10 @@ ABSL_FLAG(std::vector<std::string>, cluster_cap, {},
 ABSL_FLAG(std::string, default_cluster, "",
           "Cluster for batches imported without one (empty: such imports are "
           "refused).");
+ABSL_FLAG(std::string, metrics_listen, "",
+          "HOST:PORT to serve Prometheus metrics on at /metrics (plain HTTP, "
+          "no authentication: use a loopback or monitoring-only address). "
+          "Empty: no metrics endpoint.");
 ABSL_FLAG(std::string, port_file, "",
           "After the server has started, write its port here (for "
           "--listen=127.0.0.1:0 in tests and scripts).");
@@ -134,6 +140,24 @@ absl::StatusOr<LedgerOptions> LedgerOptionsFromFlags(common::EventLog& log) {
 
 // Serves until SIGINT or SIGTERM, reloading the tokens on SIGHUP (all
 // three blocked in every thread by main and received here with sigwait).
+// --metrics_listen: the Prometheus endpoint, or none when the flag is empty.
+absl::StatusOr<std::unique_ptr<common::MetricsHttpServer>>
+MetricsServerFromFlags(const common::MetricsRegistry& metrics,
+                       common::EventLog& log) {
+  const std::string listen = absl::GetFlag(FLAGS_metrics_listen);
+  if (listen.empty()) return nullptr;
+  absl::StatusOr<std::unique_ptr<common::MetricsHttpServer>> server =
+      common::MetricsHttpServer::Start(listen, &metrics);
+  if (!server.ok()) {
+    return absl::Status(
+        server.status().code(),
+        absl::StrCat("--metrics_listen: ", server.status().message()));
+  }
+  log.Info("metrics_serving",
+           {{"listen", listen}, {"port", (*server)->port()}});
+  return server;
+}
+
 absl::Status Serve(const sigset_t& signals, common::EventLog& log) {
   const std::string db = absl::GetFlag(FLAGS_db);
   if (db.empty()) {
@@ -157,6 +181,15 @@ absl::Status Serve(const sigset_t& signals, common::EventLog& log) {
       std::shared_ptr<AuthGate> auth,
       AuthGateFromFlags(files, server_options.credentials != nullptr, log));
   server_options.auth = auth;
+  // Declared before everything that records into it, so it outlives them.
+  // The endpoint starts before the store opens: a port in use stops the
+  // ledger at once.
+  common::MetricsRegistry metrics;
+  ledger_options.metrics = &metrics;
+  server_options.metrics = &metrics;
+  CCB_ASSIGN_OR_RETURN(
+      std::unique_ptr<common::MetricsHttpServer> metrics_server,
+      MetricsServerFromFlags(metrics, log));
 
   CCB_ASSIGN_OR_RETURN(std::unique_ptr<RocksDbStore> store,
                        RocksDbStore::Open(db));
@@ -188,6 +221,7 @@ absl::Status Serve(const sigset_t& signals, common::EventLog& log) {
   log.Info("shutdown_requested",
            {{"signal", signal_number == SIGINT ? "SIGINT" : "SIGTERM"}});
   server->Shutdown();
+  if (metrics_server != nullptr) metrics_server->Stop();
   server.reset();
   ledger.reset();
   store.reset();
