@@ -8,6 +8,7 @@
 #include "common/status_matchers.h"
 #include "common/utf8_text.h"
 #include "gmock/gmock.h"
+#include "google/protobuf/descriptor.h"
 #include "gtest/gtest.h"
 
 namespace ccbatch::ledger {
@@ -73,6 +74,46 @@ TEST(CheckStringLengthsTest, LooksIntoEveryNestedMessage) {
       CheckStringLengths(verdict, 49),
       StatusIs(absl::StatusCode::kInvalidArgument,
                HasSubstr("check_output_result.verdict.evidence[0].rule")));
+}
+
+TEST(CheckStringLengthsTest, CoversEveryStringFieldOfAQueueEntry) {
+  // Queue entries are checked without reflection: a string field added to
+  // QueueEntry must be added to that check too.
+  const google::protobuf::Descriptor* descriptor = v1::QueueEntry::descriptor();
+  int strings = 0;
+  for (int i = 0; i < descriptor->field_count(); ++i) {
+    const google::protobuf::FieldDescriptor* field = descriptor->field(i);
+    ASSERT_NE(field->cpp_type(),
+              google::protobuf::FieldDescriptor::CPPTYPE_MESSAGE)
+        << field->name() << ": check QueueEntry's messages too";
+    if (field->cpp_type() !=
+        google::protobuf::FieldDescriptor::CPPTYPE_STRING) {
+      continue;
+    }
+    ++strings;
+    v1::AgentMessage message;
+    v1::QueueEntry* entry = message.mutable_snapshot_chunk()->add_entries();
+    entry->GetReflection()->SetString(entry, field, std::string(11, 'x'));
+    EXPECT_THAT(
+        CheckStringLengths(message, 10),
+        StatusIs(absl::StatusCode::kInvalidArgument,
+                 HasSubstr(absl::StrCat("snapshot_chunk.entries[0].",
+                                        field->name(), " is 11 bytes"))));
+  }
+  EXPECT_EQ(strings, 6);
+  // And SnapshotChunk has no string or message field besides its entries
+  // and diagnostics (checked field by field there).
+  const google::protobuf::Descriptor* chunk = v1::SnapshotChunk::descriptor();
+  for (int i = 0; i < chunk->field_count(); ++i) {
+    const google::protobuf::FieldDescriptor* field = chunk->field(i);
+    if (field->cpp_type() ==
+            google::protobuf::FieldDescriptor::CPPTYPE_STRING ||
+        field->cpp_type() ==
+            google::protobuf::FieldDescriptor::CPPTYPE_MESSAGE) {
+      EXPECT_THAT(field->name(),
+                  ::testing::AnyOf("entries", "diagnostics", "taken_at"));
+    }
+  }
 }
 
 TEST(CheckJobCountTest, RefusesMoreThanTheLimitWithResourceExhausted) {
