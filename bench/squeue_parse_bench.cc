@@ -85,6 +85,7 @@ QueueSnapshot ProbeSnapshot(const SqueueParser& parser,
   QueueSnapshot snapshot;
   snapshot.text = output;
   snapshot.entries = std::move(parsed.rows);
+  snapshot.entries_are_utf8 = parsed.rows_are_utf8;
   snapshot.diagnostics = std::move(parsed.diagnostics);
   return snapshot;
 }

@@ -9,11 +9,16 @@ namespace ccbatch::agent {
 namespace {
 
 // Assigning in place spares protobuf 3.21's set_x(data, size) its temporary
-// std::string. squeue passes through whatever bytes users put into names and
-// comments; a proto3 string must be UTF-8 or the ledger refuses the whole
-// chunk, so other bytes become '?' (same length: EntryByteSize holds).
+// std::string.
 void Assign(absl::string_view value, std::string* field) {
   field->assign(value.data(), value.size());
+}
+
+// squeue passes through whatever bytes users put into names and comments; a
+// proto3 string must be UTF-8 or the ledger refuses the whole chunk, so
+// other bytes become '?' (same length: EntryByteSize holds).
+void AssignAsUtf8(absl::string_view value, std::string* field) {
+  Assign(value, field);
   common::MakeValidUtf8(field);
 }
 
@@ -28,15 +33,25 @@ size_t StringFieldSize(absl::string_view value) {
 
 }  // namespace
 
-void QueueRow::FillEntry(v1::QueueEntry* entry) const {
+template <typename AssignField>
+void QueueRow::Fill(v1::QueueEntry* entry, AssignField assign) const {
   // Empty fields stay unset: no allocation for them.
-  if (!slurm_job_id_.empty())
-    Assign(slurm_job_id_, entry->mutable_slurm_job_id());
-  if (!state_.empty()) Assign(state_, entry->mutable_state());
-  if (!reason_.empty()) Assign(reason_, entry->mutable_reason());
-  if (!name_.empty()) Assign(name_, entry->mutable_name());
-  if (!comment_.empty()) Assign(comment_, entry->mutable_comment());
-  if (!nodes_.empty()) Assign(nodes_, entry->mutable_nodes());
+  if (!slurm_job_id_.empty()) {
+    assign(slurm_job_id_, entry->mutable_slurm_job_id());
+  }
+  if (!state_.empty()) assign(state_, entry->mutable_state());
+  if (!reason_.empty()) assign(reason_, entry->mutable_reason());
+  if (!name_.empty()) assign(name_, entry->mutable_name());
+  if (!comment_.empty()) assign(comment_, entry->mutable_comment());
+  if (!nodes_.empty()) assign(nodes_, entry->mutable_nodes());
+}
+
+void QueueRow::FillEntry(v1::QueueEntry* entry) const {
+  Fill(entry, AssignAsUtf8);
+}
+
+void QueueRow::FillEntryFromUtf8(v1::QueueEntry* entry) const {
+  Fill(entry, Assign);
 }
 
 v1::QueueEntry QueueRow::ToEntry() const {
@@ -77,6 +92,7 @@ QueueSnapshot SnapshotOfEntries(absl::Span<const v1::QueueEntry> entries) {
     snapshot.entries.emplace_back(field(f), field(f + 1), field(f + 2),
                                   field(f + 3), field(f + 4), field(f + 5));
   }
+  snapshot.entries_are_utf8 = common::IsValidUtf8(*text);
   snapshot.text = std::move(text);
   return snapshot;
 }

@@ -35,7 +35,11 @@ void SnapshotChunker::Next(v1::SnapshotChunk* chunk) {
     const bool full =
         count >= limits_.max_entries || bytes + size > limits_.max_entry_bytes;
     if (count > 0 && full) break;
-    row.FillEntry(chunk->add_entries());
+    if (snapshot_.entries_are_utf8) {
+      row.FillEntryFromUtf8(chunk->add_entries());
+    } else {
+      row.FillEntry(chunk->add_entries());
+    }
     bytes += size;
     ++count;
   }

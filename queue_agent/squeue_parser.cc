@@ -10,6 +10,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "common/utf8_text.h"
 #include "queue_agent/slurm_state.h"
 
 namespace ccbatch::agent {
@@ -221,6 +222,11 @@ absl::StatusOr<SqueueParser> SqueueParser::ForLayout(SqueueLayout layout) {
 ParsedSqueueRows SqueueParser::ParseRows(absl::string_view output) const {
   ParsedSqueueRows result;
   result.rows.reserve(CountNewlines(output) + 1);
+  // Fields are cut at delimiters, line ends and ASCII whitespace. In valid
+  // UTF-8 text a delimiter that is itself valid UTF-8 only matches at
+  // character boundaries, so every field of valid text is valid too.
+  result.rows_are_utf8 =
+      common::IsValidUtf8(layout_.delimiter) && common::IsValidUtf8(output);
   LineParser parser(layout_, result);
   int64_t line_number = 0;
   while (!output.empty()) {
@@ -242,7 +248,12 @@ ParsedSqueue SqueueParser::Parse(absl::string_view output) const {
   ParsedSqueue result;
   result.entries.reserve(parsed.rows.size());
   for (const QueueRow& row : parsed.rows) {
-    row.FillEntry(&result.entries.emplace_back());
+    v1::QueueEntry* entry = &result.entries.emplace_back();
+    if (parsed.rows_are_utf8) {
+      row.FillEntryFromUtf8(entry);
+    } else {
+      row.FillEntry(entry);
+    }
   }
   result.diagnostics = std::move(parsed.diagnostics);
   result.lines = parsed.lines;

@@ -65,6 +65,9 @@ struct ParsedSqueueRows {
   // One row per well-formed line, in output order. Views into the parsed
   // output (and static storage): valid while the output is.
   std::vector<QueueRow> rows;
+  // True if every field of every row is valid UTF-8: the output (and the
+  // layout's delimiter) was, as a whole, checked in one pass.
+  bool rows_are_utf8 = false;
   // malformed_lines, malformed_samples and unknown_states; probe_millis is
   // left for the caller.
   v1::SnapshotDiagnostics diagnostics;

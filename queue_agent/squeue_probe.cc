@@ -183,6 +183,7 @@ ProbeOutcome SqueueProbe::Judge(common::ProcessResult result,
   snapshot.taken_at = started;
   snapshot.probe_duration = took;
   snapshot.entries = std::move(parsed.rows);
+  snapshot.entries_are_utf8 = parsed.rows_are_utf8;
   snapshot.text = std::move(text);
   snapshot.diagnostics = std::move(parsed.diagnostics);
   snapshot.diagnostics.set_probe_millis(absl::ToInt64Milliseconds(took));

@@ -78,6 +78,28 @@ TEST(QueueRowTest, FillEntryOnAnArenaLeavesEmptyFieldsUnset) {
   EXPECT_EQ(entry->GetArena(), &arena);
 }
 
+TEST(QueueRowTest, FillEntryFromUtf8GivesTheSameEntryForValidText) {
+  const QueueSnapshot snapshot = SnapshotOfEntries(Examples());
+  ASSERT_TRUE(snapshot.entries_are_utf8);
+  for (const QueueRow& row : snapshot.entries) {
+    v1::QueueEntry unchecked;
+    row.FillEntryFromUtf8(&unchecked);
+    EXPECT_TRUE(MessageDifferencer::Equals(unchecked, row.ToEntry()))
+        << row.slurm_job_id();
+  }
+}
+
+TEST(QueueSnapshotTest, SnapshotOfEntriesKnowsWhetherTheyAreUtf8) {
+  std::vector<v1::QueueEntry> entries = Examples();
+  EXPECT_TRUE(SnapshotOfEntries(entries).entries_are_utf8);
+  // set_name does not check; the wire would refuse this entry.
+  entries[1].set_name("caf\xe9");
+  const QueueSnapshot snapshot = SnapshotOfEntries(entries);
+  EXPECT_FALSE(snapshot.entries_are_utf8);
+  EXPECT_EQ(snapshot.entries[1].name(), "caf\xe9");
+  EXPECT_EQ(snapshot.entries[1].ToEntry().name(), "caf?");
+}
+
 TEST(QueueSnapshotTest, ACopyOutlivesTheOriginal) {
   auto original =
       std::make_unique<QueueSnapshot>(SnapshotOfEntries(Examples()));

@@ -193,6 +193,35 @@ TEST(SnapshotChunkerTest, ChunksBuiltOnArenasEqualTheHeapOnes) {
   EXPECT_EQ(built, on_heap.size());
 }
 
+// Chunks must parse on the ledger's side whatever bytes squeue printed.
+TEST(SnapshotChunkerTest, ChunksAreValidUtf8WhenTheRowsAreNot) {
+  std::vector<v1::QueueEntry> entries = MakeEntries(50);
+  entries[7].set_name("caf\xe9 opt");
+  entries[8].set_comment("ccb:o-8 \xff");
+  const QueueSnapshot snapshot = MakeSnapshot(entries);
+  ASSERT_FALSE(snapshot.entries_are_utf8);
+  const std::vector<v1::SnapshotChunk> chunks = ChunkSnapshot(snapshot, 1);
+  ASSERT_THAT(chunks, SizeIs(1));
+  v1::SnapshotChunk parsed;
+  ASSERT_TRUE(parsed.ParseFromString(chunks[0].SerializeAsString()));
+  EXPECT_EQ(parsed.entries(7).name(), "caf? opt");
+  EXPECT_EQ(parsed.entries(8).comment(), "ccb:o-8 ?");
+}
+
+// With every field known to be UTF-8 the chunker skips the per-field check;
+// the chunks are the same as with it.
+TEST(SnapshotChunkerTest, KnownUtf8RowsGiveTheSameChunks) {
+  QueueSnapshot snapshot = MakeSnapshot(3000);
+  ASSERT_TRUE(snapshot.entries_are_utf8);
+  const std::vector<v1::SnapshotChunk> unchecked = ChunkSnapshot(snapshot, 6);
+  snapshot.entries_are_utf8 = false;
+  const std::vector<v1::SnapshotChunk> checked = ChunkSnapshot(snapshot, 6);
+  ASSERT_EQ(unchecked.size(), checked.size());
+  for (size_t i = 0; i < checked.size(); ++i) {
+    EXPECT_TRUE(MessageDifferencer::Equals(unchecked[i], checked[i])) << i;
+  }
+}
+
 TEST(SnapshotChunkerTest, ChunkerOverAnEmptySnapshotBuildsOneChunk) {
   QueueSnapshot snapshot;
   SnapshotChunker chunker(snapshot, 4);

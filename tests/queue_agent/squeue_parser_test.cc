@@ -373,6 +373,38 @@ TEST(SqueueParserRowsTest, RowsViewTheOutputOrCanonicalStates) {
   EXPECT_TRUE(inside(parsed.rows[13].state()));
 }
 
+TEST(SqueueParserRowsTest, KnowsWhenEveryRowIsUtf8) {
+  EXPECT_TRUE(SqueueParser()
+                  .ParseRows(Line("1", "R", "None", "c1", "ccb:o-1",
+                                  "caf\xc3\xa9 \xe2\x9c\x93"))
+                  .rows_are_utf8);
+  EXPECT_TRUE(SqueueParser().ParseRows("").rows_are_utf8);
+  EXPECT_FALSE(SqueueParser()
+                   .ParseRows(Line("1", "R", "None", "", "(null)", "caf\xe9"))
+                   .rows_are_utf8);
+  // Bytes that do not even parse still make the output unchecked.
+  EXPECT_FALSE(
+      SqueueParser().ParseRows(Line("1", "R") + "junk\xff\n").rows_are_utf8);
+}
+
+// A delimiter that is not UTF-8 can cut a valid character in two: the rows
+// are then not known to be UTF-8, and entries get '?' for the stray byte.
+TEST(SqueueParserRowsTest, DelimiterThatCutsACharacter) {
+  const SqueueParser parser =
+      ParserFor("\xa9", {SqueueField::kName, SqueueField::kJobId});
+  const std::string output =
+      "caf\xc3\xa9"
+      "12\n";  // "café12", valid
+  const ParsedSqueueRows rows = parser.ParseRows(output);
+  ASSERT_THAT(rows.rows, SizeIs(1));
+  EXPECT_EQ(rows.rows[0].name(), "caf\xc3");
+  EXPECT_FALSE(rows.rows_are_utf8);
+  const ParsedSqueue entries = parser.Parse(output);
+  ASSERT_THAT(entries.entries, SizeIs(1));
+  EXPECT_EQ(entries.entries[0].name(), "caf?");
+  EXPECT_EQ(entries.entries[0].slurm_job_id(), "12");
+}
+
 // ---------------------------------------------------------------------------
 // Real captures (../shared/corpus/squeue). They were made with other `-o`
 // formats than the agent's, so each test parses them with the layout they

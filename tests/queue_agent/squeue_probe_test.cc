@@ -135,6 +135,20 @@ TEST_F(SqueueProbeTest, SnapshotOwnsTheOutputItsEntriesView) {
   EXPECT_LE(name.data() + name.size(), kept.text->data() + kept.text->size());
 }
 
+// Checked once over the output, so the chunks need not check each field.
+TEST_F(SqueueProbeTest, Utf8OutputGivesEntriesKnownToBeUtf8) {
+  const QueueSnapshot snapshot = AsSnapshot(
+      ProbeWith(ExitedWith(0, AgentLine("1", "RUNNING", "caf\xc3\xa9"))));
+  EXPECT_TRUE(snapshot.entries_are_utf8);
+}
+
+TEST_F(SqueueProbeTest, Latin1OutputGivesEntriesNotKnownToBeUtf8) {
+  const QueueSnapshot snapshot = AsSnapshot(
+      ProbeWith(ExitedWith(0, AgentLine("1", "RUNNING", "caf\xe9"))));
+  EXPECT_FALSE(snapshot.entries_are_utf8);
+  EXPECT_EQ(snapshot.entries[0].name(), "caf\xe9");  // squeue's bytes
+}
+
 TEST_F(SqueueProbeTest, EmptyOutputWithoutErrorIsAHealthyEmptyQueue) {
   // Lab report §5: "empty queue (healthy)": exit 0, 0 bytes.
   const QueueSnapshot snapshot = AsSnapshot(ProbeWith(ExitedWith(0, "", "")));
