@@ -371,7 +371,7 @@ bool LedgerGrpcService::DrainCalls(absl::Duration timeout) {
 template <typename Response, typename Call>
 grpc::ServerUnaryReactor* LedgerGrpcService::Serve(
     grpc::CallbackServerContext* context, RpcMethod method,
-    const google::protobuf::Message& request, absl::string_view subject,
+    const google::protobuf::Message& request, common::LogField subject,
     bool mutation, Response* response, Call call) {
   absl::StatusOr<Response> result = absl::UnavailableError(
       "the ledger is shutting down; try again when it is back");
@@ -401,18 +401,19 @@ grpc::ServerUnaryReactor* LedgerGrpcService::Serve(
 void LedgerGrpcService::LogCall(absl::string_view method,
                                 grpc::CallbackServerContext* context,
                                 const absl::Status& status,
-                                absl::string_view subject, bool mutation) {
+                                const common::LogField& subject,
+                                bool mutation) {
   if (status.ok() && !mutation) return;
   const std::string code = absl::StatusCodeToString(status.code());
   if (status.ok()) {
     log_->Info("rpc", {{"method", method},
                        {"peer", context->peer()},
-                       {"subject", subject},
+                       subject,
                        {"code", code}});
   } else {
     log_->Warning("rpc", {{"method", method},
                           {"peer", context->peer()},
-                          {"subject", subject},
+                          subject,
                           {"code", code},
                           {"error", status.message()}});
   }
@@ -422,8 +423,9 @@ grpc::ServerUnaryReactor* LedgerGrpcService::ImportBatch(
     grpc::CallbackServerContext* context, const v1::ImportBatchRequest* request,
     v1::ImportBatchResponse* response) {
   return Serve(
-      context, RpcMethod::kImportBatch, *request, request->batch().name(), true,
-      response, [&](const Caller&) -> absl::StatusOr<v1::ImportBatchResponse> {
+      context, RpcMethod::kImportBatch, *request,
+      {"batch", request->batch().name()}, true, response,
+      [&](const Caller&) -> absl::StatusOr<v1::ImportBatchResponse> {
         if (!request->has_batch()) {
           return absl::InvalidArgumentError(
               "ImportBatchRequest.batch is missing; send the batch "
@@ -438,8 +440,8 @@ grpc::ServerUnaryReactor* LedgerGrpcService::ImportBatch(
 grpc::ServerUnaryReactor* LedgerGrpcService::PauseBatch(
     grpc::CallbackServerContext* context, const v1::PauseBatchRequest* request,
     v1::BatchInfo* response) {
-  return Serve(context, RpcMethod::kPauseBatch, *request, request->batch(),
-               true, response,
+  return Serve(context, RpcMethod::kPauseBatch, *request,
+               {"batch", request->batch()}, true, response,
                [&](const Caller&) -> absl::StatusOr<v1::BatchInfo> {
                  CCB_RETURN_IF_ERROR(RequireName(request->batch(), "batch",
                                                  "name the batch to pause"));
@@ -450,8 +452,8 @@ grpc::ServerUnaryReactor* LedgerGrpcService::PauseBatch(
 grpc::ServerUnaryReactor* LedgerGrpcService::ResumeBatch(
     grpc::CallbackServerContext* context, const v1::ResumeBatchRequest* request,
     v1::BatchInfo* response) {
-  return Serve(context, RpcMethod::kResumeBatch, *request, request->batch(),
-               true, response,
+  return Serve(context, RpcMethod::kResumeBatch, *request,
+               {"batch", request->batch()}, true, response,
                [&](const Caller&) -> absl::StatusOr<v1::BatchInfo> {
                  CCB_RETURN_IF_ERROR(RequireName(request->batch(), "batch",
                                                  "name the batch to resume"));
@@ -462,8 +464,8 @@ grpc::ServerUnaryReactor* LedgerGrpcService::ResumeBatch(
 grpc::ServerUnaryReactor* LedgerGrpcService::ListJobs(
     grpc::CallbackServerContext* context, const v1::ListJobsRequest* request,
     v1::ListJobsResponse* response) {
-  return Serve(context, RpcMethod::kListJobs, *request, request->batch(), false,
-               response,
+  return Serve(context, RpcMethod::kListJobs, *request,
+               {"batch", request->batch()}, false, response,
                [&](const Caller&) -> absl::StatusOr<v1::ListJobsResponse> {
                  CCB_RETURN_IF_ERROR(CheckListJobs(*request));
                  return ledger_->ListJobs(*request);
@@ -474,8 +476,8 @@ grpc::ServerUnaryReactor* LedgerGrpcService::GetJob(
     grpc::CallbackServerContext* context, const v1::GetJobRequest* request,
     v1::GetJobResponse* response) {
   return Serve(
-      context, RpcMethod::kGetJob, *request, request->key(), false, response,
-      [&](const Caller&) -> absl::StatusOr<v1::GetJobResponse> {
+      context, RpcMethod::kGetJob, *request, {"job", request->key()}, false,
+      response, [&](const Caller&) -> absl::StatusOr<v1::GetJobResponse> {
         CCB_RETURN_IF_ERROR(RequireName(
             request->key(), "key", "give the job's key, \"batch/basename\""));
         return ledger_->GetJob(*request);
@@ -512,17 +514,18 @@ grpc::ServerWriteReactor<WatchResponse>* LedgerGrpcService::Watch(
 grpc::ServerUnaryReactor* LedgerGrpcService::Summary(
     grpc::CallbackServerContext* context, const v1::SummaryRequest* request,
     v1::SummaryResponse* response) {
-  return Serve(context, RpcMethod::kSummary, *request, request->batch(), false,
-               response,
+  return Serve(context, RpcMethod::kSummary, *request,
+               {"batch", request->batch()}, false, response,
                [&](const Caller&) { return ledger_->Summary(*request); });
 }
 
 grpc::ServerUnaryReactor* LedgerGrpcService::Retry(
     grpc::CallbackServerContext* context, const v1::RetryRequest* request,
     v1::RetryResponse* response) {
-  const std::string subject = request->failed_in_batch().empty()
-                                  ? KeysForLog(request->job_keys())
-                                  : request->failed_in_batch();
+  const common::LogField subject =
+      request->failed_in_batch().empty()
+          ? common::LogField("job", KeysForLog(request->job_keys()))
+          : common::LogField("batch", request->failed_in_batch());
   return Serve(context, RpcMethod::kRetry, *request, subject, true, response,
                [&](const Caller& caller) -> absl::StatusOr<v1::RetryResponse> {
                  CCB_RETURN_IF_ERROR(CheckJobCount(request->job_keys_size(),
@@ -538,9 +541,10 @@ grpc::ServerUnaryReactor* LedgerGrpcService::Retry(
 grpc::ServerUnaryReactor* LedgerGrpcService::Cancel(
     grpc::CallbackServerContext* context, const v1::CancelRequest* request,
     v1::CancelResponse* response) {
-  const std::string subject = request->batch().empty()
-                                  ? KeysForLog(request->job_keys())
-                                  : request->batch();
+  const common::LogField subject =
+      request->batch().empty()
+          ? common::LogField("job", KeysForLog(request->job_keys()))
+          : common::LogField("batch", request->batch());
   return Serve(
       context, RpcMethod::kCancel, *request, subject, true, response,
       [&](const Caller&) -> absl::StatusOr<v1::CancelResponse> {
@@ -556,7 +560,8 @@ grpc::ServerUnaryReactor* LedgerGrpcService::ListClusters(
     grpc::CallbackServerContext* context,
     const v1::ListClustersRequest* request,
     v1::ListClustersResponse* response) {
-  return Serve(context, RpcMethod::kListClusters, *request, "", false, response,
+  return Serve(context, RpcMethod::kListClusters, *request, {"cluster", "all"},
+               false, response,
                [&](const Caller&) -> absl::StatusOr<v1::ListClustersResponse> {
                  return ledger_->ListClusters();
                });
@@ -566,8 +571,8 @@ grpc::ServerUnaryReactor* LedgerGrpcService::ExportLedger(
     grpc::CallbackServerContext* context,
     const v1::ExportLedgerRequest* request,
     v1::ExportLedgerResponse* response) {
-  return Serve(context, RpcMethod::kExportLedger, *request, request->batch(),
-               false, response,
+  return Serve(context, RpcMethod::kExportLedger, *request,
+               {"batch", request->batch()}, false, response,
                [&](const Caller&) { return ledger_->ExportLedger(*request); });
 }
 

@@ -117,12 +117,13 @@ class LedgerGrpcService final
 
  private:
   // Unless draining: admits the caller, checks the request's strings, runs
-  // `call(caller)` and answers with its result, logging it.
+  // `call(caller)` and answers with its result, logging it with `subject`
+  // (batch=... or job=...).
   template <typename Response, typename Call>
   grpc::ServerUnaryReactor* Serve(grpc::CallbackServerContext* context,
                                   RpcMethod method,
                                   const google::protobuf::Message& request,
-                                  absl::string_view subject, bool mutation,
+                                  common::LogField subject, bool mutation,
                                   Response* response, Call call);
   // False once draining; otherwise counts the call as in flight until
   // ExitCall (from the call's reactor OnDone).
@@ -130,7 +131,7 @@ class LedgerGrpcService final
   void ExitCall();
   // Logs a mutation, or any failed call, as one line.
   void LogCall(absl::string_view method, grpc::CallbackServerContext* context,
-               const absl::Status& status, absl::string_view subject,
+               const absl::Status& status, const common::LogField& subject,
                bool mutation);
 
   Ledger* const ledger_;
