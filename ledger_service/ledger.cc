@@ -68,6 +68,38 @@ std::string UnmatchedVerdictKey(absl::string_view cluster,
   return absl::StrCat(kUnmatchedVerdictPrefix, cluster, "/", id);
 }
 
+JobKeyIndex::JobKeyIndex() : jobs_(0, Hash{this}, Eq{this}) {}
+
+absl::string_view JobKeyIndex::KeyOf(int32_t job) const {
+  return computer_->facts(job).key;
+}
+
+size_t JobKeyIndex::Hash::operator()(int32_t job) const {
+  return absl::Hash<absl::string_view>()(index->KeyOf(job));
+}
+
+size_t JobKeyIndex::Hash::operator()(absl::string_view key) const {
+  return absl::Hash<absl::string_view>()(key);
+}
+
+bool JobKeyIndex::Eq::operator()(int32_t job, absl::string_view key) const {
+  return index->KeyOf(job) == key;
+}
+
+int JobKeyIndex::Find(absl::string_view key) const {
+  auto it = jobs_.find(key);
+  return it == jobs_.end() ? -1 : *it;
+}
+
+void JobKeyIndex::Rebuild(const StatusComputer* computer) {
+  jobs_.clear();
+  computer_ = computer;
+  jobs_.reserve(computer->job_count());
+  for (int32_t job = 0; job < computer->job_count(); ++job) jobs_.insert(job);
+}
+
+void JobKeyIndex::Clear() { jobs_.clear(); }
+
 Ledger::Impl::Impl(Store* store, common::Clock* clock, LedgerOptions options)
     : store_(store),
       clock_(clock),

@@ -610,16 +610,15 @@ absl::Status Ledger::Impl::ApplyCheckOutputResult(
       // order was forgotten. Attach it only where it judges the current
       // attempt and nothing has yet; keep it in any case.
       const Verdict& verdict = result.verdict();
-      auto job = job_by_key_.find(verdict.job_key());
-      const JobFacts* facts =
-          job == job_by_key_.end() ? nullptr : &FactsOf(job->second);
+      const int job = job_by_key_.Find(verdict.job_key());
+      const JobFacts* facts = job < 0 ? nullptr : &FactsOf(job);
       if (facts != nullptr && facts->attempt.has_value() &&
           !verdict.slurm_job_id().empty() &&
           facts->attempt->slurm_job_id == verdict.slurm_job_id()) {
         if (IsFinalOutcome(verdict.outcome()) &&
             FinalVerdict(*facts) == nullptr) {
-          change.error = AcceptVerdict(job->second, facts->attempt->number,
-                                       verdict, change);
+          change.error =
+              AcceptVerdict(job, facts->attempt->number, verdict, change);
         } else {
           Log(common::LogLevel::kInfo, "result_ignored",
               {{"cluster", cluster},

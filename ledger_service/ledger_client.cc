@@ -51,12 +51,12 @@ std::vector<int> Unique(const std::vector<int>& jobs) {
 }  // namespace
 
 absl::StatusOr<int> Ledger::Impl::JobIndex(absl::string_view key) const {
-  auto it = job_by_key_.find(key);
-  if (it == job_by_key_.end()) {
+  const int job = job_by_key_.Find(key);
+  if (job < 0) {
     return absl::NotFoundError(absl::StrCat(
         "no job \"", key, "\" in the ledger (keys are <batch>/<basename>)"));
   }
-  return it->second;
+  return job;
 }
 
 absl::StatusOr<int> Ledger::Impl::BatchIndex(absl::string_view name) const {
@@ -100,14 +100,14 @@ absl::StatusOr<ccbatch::v1::ImportBatchResponse> Ledger::Impl::ImportBatch(
     for (int i = 0; i < batch.jobs_size(); ++i) {
       const JobDefinition& job = batch.jobs(i);
       PlannedJob& planned = plan[i];
-      auto found = job_by_key_.find(job.key());
-      if (found == job_by_key_.end()) {
+      const int found = job_by_key_.Find(job.key());
+      if (found < 0) {
         planned.index = next_index++;
         new_index[job.key()] = planned.index;
         response.set_jobs_added(response.jobs_added() + 1);
         continue;
       }
-      planned.index = found->second;
+      planned.index = found;
       absl::StatusOr<records::StoredJob> stored = LoadStoredJob(planned.index);
       if (!stored.ok()) return stored.status();
       planned.stored = std::move(*stored);
@@ -130,7 +130,7 @@ absl::StatusOr<ccbatch::v1::ImportBatchResponse> Ledger::Impl::ImportBatch(
     }
     auto index_of = [&](const std::string& key) {
       auto it = new_index.find(key);
-      return it != new_index.end() ? it->second : job_by_key_.at(key);
+      return it != new_index.end() ? it->second : job_by_key_.Find(key);
     };
     for (int i = 0; i < batch.jobs_size(); ++i) {
       if (plan[i].action != ImportAction::kAdded &&

@@ -194,6 +194,43 @@ struct ClusterState {
   int64_t unmatched_verdicts = 0;
 };
 
+// Job key -> job index: a set of indices hashed by the keys they name in
+// the status computer (4 bytes a job rather than a string_view and an int).
+// Rebuild after the computer is replaced or its keys move.
+class JobKeyIndex {
+ public:
+  JobKeyIndex();
+  JobKeyIndex(const JobKeyIndex&) = delete;
+  JobKeyIndex& operator=(const JobKeyIndex&) = delete;
+
+  // The job named `key`; -1 when there is none.
+  int Find(absl::string_view key) const;
+  bool Contains(absl::string_view key) const { return Find(key) >= 0; }
+  void Rebuild(const StatusComputer* computer);
+  void Clear();
+
+ private:
+  struct Hash {
+    using is_transparent = void;
+    const JobKeyIndex* index;
+    size_t operator()(int32_t job) const;
+    size_t operator()(absl::string_view key) const;
+  };
+  struct Eq {
+    using is_transparent = void;
+    const JobKeyIndex* index;
+    bool operator()(int32_t a, int32_t b) const { return a == b; }
+    bool operator()(int32_t job, absl::string_view key) const;
+    bool operator()(absl::string_view key, int32_t job) const {
+      return (*this)(job, key);
+    }
+  };
+  absl::string_view KeyOf(int32_t job) const;
+
+  const StatusComputer* computer_ = nullptr;
+  absl::flat_hash_set<int32_t, Hash, Eq> jobs_;
+};
+
 // One mutation in progress (see the file comment).
 struct Change {
   explicit Change(absl::Time now) : now(now) {}
@@ -446,9 +483,8 @@ class Ledger::Impl {
   // Name -> index into batches_, in name order (listing order).
   std::map<std::string, int, std::less<>> batch_by_name_ ABSL_GUARDED_BY(mu_);
   std::vector<JobRecord> jobs_ ABSL_GUARDED_BY(mu_);
-  // Views into the computer's job keys; rebuilt whenever it is.
-  absl::flat_hash_map<absl::string_view, int32_t> job_by_key_
-      ABSL_GUARDED_BY(mu_);
+  // Over the computer's job keys; rebuilt whenever it is.
+  JobKeyIndex job_by_key_ ABSL_GUARDED_BY(mu_);
   std::optional<StatusComputer> computer_ ABSL_GUARDED_BY(mu_);
   // A deque: references stay valid while clusters are added.
   std::deque<ClusterState> clusters_ ABSL_GUARDED_BY(mu_);

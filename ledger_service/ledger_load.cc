@@ -67,7 +67,7 @@ void Ledger::Impl::ResetState() {
   batches_.clear();
   batch_by_name_.clear();
   jobs_.clear();
-  job_by_key_.clear();
+  job_by_key_.Clear();
   computer_.emplace(*StatusComputer::Create(DependencyGraph(), {}));
   clusters_.clear();
   cluster_by_name_.clear();
@@ -143,13 +143,7 @@ void Ledger::Impl::ReloadAfterFailedWrite(const absl::Status& cause) {
   }
 }
 
-void Ledger::Impl::IndexJobKeys() {
-  job_by_key_.clear();
-  job_by_key_.reserve(jobs_.size());
-  for (int job = 0; job < computer_->job_count(); ++job) {
-    job_by_key_.emplace(computer_->facts(job).key, job);
-  }
-}
+void Ledger::Impl::IndexJobKeys() { job_by_key_.Rebuild(&*computer_); }
 
 absl::Status Ledger::Impl::LoadSteps(Change& change) {
   CCB_ASSIGN_OR_RETURN(next_order_, ReadMetaNumber(*store_, kNextOrderKey));
@@ -423,9 +417,8 @@ absl::Status Ledger::Impl::LoadSteps(Change& change) {
   CCB_RETURN_IF_ERROR(ScanMessages<records::StoredStatus>(
       *store_, Column::kStatus, "",
       [&](absl::string_view key, const records::StoredStatus& stored) {
-        auto it = job_by_key_.find(key);
-        if (it == job_by_key_.end()) return true;
-        const int job = it->second;
+        const int job = job_by_key_.Find(key);
+        if (job < 0) return true;
         JobRecord& record = jobs_[job];
         record.status = stored.view().status();
         record.status_since_us =

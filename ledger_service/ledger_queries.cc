@@ -158,16 +158,17 @@ absl::StatusOr<ccbatch::v1::ListJobsResponse> Ledger::Impl::ListJobs(
     if (absl::WebSafeBase64Unescape(request.page_token(), &decoded)) {
       key = decoded;
     }
-    auto job = job_by_key_.end();
-    if (absl::ConsumePrefix(&key, kPageTokenPrefix))
-      job = job_by_key_.find(key);
-    if (job == job_by_key_.end()) {
+    int job = -1;
+    if (absl::ConsumePrefix(&key, kPageTokenPrefix)) {
+      job = job_by_key_.Find(key);
+    }
+    if (job < 0) {
       return absl::InvalidArgumentError(
           "page_token is not one this ledger issued; pass the "
           "next_page_token of the previous response unchanged");
     }
-    after_batch = batches_[jobs_[job->second].batch].record.definition().name();
-    after_position = jobs_[job->second].position;
+    after_batch = batches_[jobs_[job].batch].record.definition().name();
+    after_position = jobs_[job].position;
   }
   int cluster = -1;
   if (!request.cluster().empty()) {
@@ -371,7 +372,7 @@ absl::Status Ledger::Impl::CheckWatchFilter(const WatchFilter& filter) const {
         absl::StrCat("no batch \"", filter.batch, "\" to watch"));
   }
   for (const std::string& key : filter.job_keys) {
-    if (!job_by_key_.contains(key)) {
+    if (!job_by_key_.Contains(key)) {
       return absl::InvalidArgumentError(
           absl::StrCat("no job \"", key, "\" to watch"));
     }
@@ -390,7 +391,7 @@ absl::StatusOr<WatchStart> Ledger::Impl::StartWatch(
   std::vector<int> jobs;
   if (!filter.job_keys.empty()) {
     for (const std::string& key : filter.job_keys) {
-      jobs.push_back(job_by_key_.at(key));
+      jobs.push_back(job_by_key_.Find(key));
     }
   } else if (!filter.batch.empty()) {
     const BatchState& batch =

@@ -22,12 +22,10 @@ absl::StatusOr<StatusComputer> StatusComputer::Create(
 StatusComputer::StatusComputer(DependencyGraph graph,
                                std::vector<JobFacts> jobs)
     : graph_(std::move(graph)) {
-  jobs_.resize(jobs.size());
-  for (size_t i = 0; i < jobs.size(); ++i) {
-    jobs_[i].facts = std::move(jobs[i]);
-  }
-  links_.resize(jobs_.size());
-  queued_in_pass_.assign(jobs_.size(), 0);
+  facts_ = std::move(jobs);
+  derived_.resize(facts_.size());
+  links_.resize(facts_.size());
+  queued_in_pass_.assign(facts_.size(), 0);
 }
 
 void StatusComputer::SetCluster(ClusterFacts cluster) {
@@ -177,29 +175,30 @@ std::vector<int> StatusComputer::DrainQueue(absl::Time now,
 bool StatusComputer::Derive(int job, absl::Time now,
                             absl::Duration staleness_limit,
                             bool* status_changed) {
-  JobState& state = jobs_[job];
+  const JobFacts& facts = facts_[job];
+  DerivedStatus& derived = derived_[job];
   upstream_scratch_.clear();
   for (int up : graph_.upstream(job)) {
     upstream_scratch_.push_back(
-        UpstreamStatus{jobs_[up].facts.key, jobs_[up].derived.status});
+        UpstreamStatus{facts_[up].key, derived_[up].status});
   }
   int32_t cluster_index = kNoCluster;
-  if (std::optional<absl::string_view> name = ClusterConsulted(state.facts)) {
+  if (std::optional<absl::string_view> name = ClusterConsulted(facts)) {
     cluster_index = ClusterIndex(*name);
   }
   const ClusterFacts* cluster =
       cluster_index == kNoCluster ? nullptr : &clusters_[cluster_index].facts;
-  DeriveStatusInto(state.facts, cluster, upstream_scratch_, now,
-                   staleness_limit, &candidate_);
+  DeriveStatusInto(facts, cluster, upstream_scratch_, now, staleness_limit,
+                   &candidate_);
   links_[job].cluster = cluster_index;
   links_[job].submitted =
       candidate_.status == ccbatch::v1::JOB_STATUS_SUBMITTED;
-  if (candidate_ == state.derived) {
+  if (candidate_ == derived) {
     *status_changed = false;
     return false;
   }
-  *status_changed = candidate_.status != state.derived.status;
-  std::swap(candidate_, state.derived);
+  *status_changed = candidate_.status != derived.status;
+  std::swap(candidate_, derived);
   return true;
 }
 

@@ -66,14 +66,14 @@ class StatusComputer final {
   StatusComputer(StatusComputer&&) = default;
   StatusComputer& operator=(StatusComputer&&) = default;
 
-  int job_count() const { return static_cast<int>(jobs_.size()); }
+  int job_count() const { return static_cast<int>(facts_.size()); }
   const DependencyGraph& graph() const { return graph_; }
 
   // REQUIRES for every `job` argument here: 0 <= job < job_count().
-  const JobFacts& facts(int job) const { return jobs_[job].facts; }
+  const JobFacts& facts(int job) const { return facts_[job]; }
   // To change a job's facts; name the job in the next Rederive.
-  JobFacts& mutable_facts(int job) { return jobs_[job].facts; }
-  const DerivedStatus& status(int job) const { return jobs_[job].derived; }
+  JobFacts& mutable_facts(int job) { return facts_[job]; }
+  const DerivedStatus& status(int job) const { return derived_[job]; }
 
   // Adds or replaces the facts of cluster `cluster.name`. Jobs consulting it
   // are re-derived by the next Rederive where needed; nothing to name.
@@ -102,11 +102,6 @@ class StatusComputer final {
  private:
   static constexpr int32_t kNoCluster = -1;
 
-  struct JobState {
-    JobFacts facts;
-    DerivedStatus derived;
-  };
-
   struct ClusterState {
     ClusterFacts facts;
     // The facts and staleness the cluster's jobs were last derived with.
@@ -114,7 +109,7 @@ class StatusComputer final {
     bool derived_stale = false;
   };
 
-  // Per job, what cluster-change scans read: kept apart from JobState so a
+  // Per job, what cluster-change scans read: kept apart from the facts so a
   // scan walks one dense array.
   struct ClusterLink {
     // Index into clusters_ of ClusterConsulted(facts) at the last
@@ -137,7 +132,10 @@ class StatusComputer final {
   std::vector<int> DrainQueue(absl::Time now, absl::Duration staleness_limit);
 
   DependencyGraph graph_;
-  std::vector<JobState> jobs_;
+  // Per job, by index. The facts are the vector Create was given (moved,
+  // not copied: a million jobs' facts are half a gigabyte).
+  std::vector<JobFacts> facts_;
+  std::vector<DerivedStatus> derived_;
   std::vector<ClusterLink> links_;
   std::vector<ClusterState> clusters_;
   absl::flat_hash_map<std::string, int32_t> cluster_index_;

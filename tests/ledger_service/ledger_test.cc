@@ -374,6 +374,69 @@ TEST(LedgerLifecycleTest, JobIdArrivingAfterASnapshotThatListsItUsesItsEntry) {
   EXPECT_EQ(h.StatusOf("b/opt"), kRunning);
 }
 
+TEST(LedgerLifecycleTest, TaggedLineOfAJobStillSubmittingSurvivesARestart) {
+  LedgerHarness h;
+  auto submits = ImportAndAdoptNothing(h, MakeBatch("b", {{"opt", {}}}));
+  const ccbatch::v1::SubmitOrder order = Submits(submits)[0];
+  const absl::Time submitted = h.clock().Now();
+  h.clock().Advance(absl::Seconds(10));
+  // The job failed at once; squeue shows it (tagged) before sbatch's answer
+  // reaches the ledger, and the ledger restarts in between.
+  ccbatch::v1::QueueEntry line = Entry("66", "FAILED");
+  line.set_comment(absl::StrCat("ccb:", order.order_id()));
+  ASSERT_THAT(h.Snapshot({line, Entry("67", "COMPLETED")}), IsOk());
+  ASSERT_THAT(h.Reopen(), IsOk());
+  h.Connect();
+  EXPECT_THAT(OrderIds(h.Take()), ElementsAre(order.order_id()));
+  ccbatch::v1::SubmitResult result;
+  result.set_order_id(order.order_id());
+  result.set_slurm_job_id("66");
+  result.mutable_submitted_at()->set_seconds(absl::ToUnixSeconds(submitted));
+  ASSERT_THAT(h.ledger().ApplySubmitResult("hpc1", result), IsOk());
+  EXPECT_EQ(h.StatusOf("b/opt"), kCompleting);
+  auto checks = Checks(h.Take());
+  ASSERT_THAT(checks, SizeIs(1));
+  EXPECT_EQ(checks[0].scheduler_state(), "FAILED");
+  EXPECT_TRUE(checks[0].has_finished_seen_at());
+}
+
+TEST(LedgerLifecycleTest, LinesOfJudgedJobsChangeNothing) {
+  LedgerHarness h;
+  auto submits = ImportAndAdoptNothing(h, MakeBatch("b", {{"opt", {}}}));
+  Submit(h, submits, "b/opt", "5");
+  ASSERT_THAT(h.Snapshot({}), IsOk());
+  auto checks = Checks(h.Take());
+  ASSERT_THAT(checks, SizeIs(1));
+  ASSERT_THAT(h.Verdict(checks[0], Verdict::OUTCOME_SUCCEEDED), IsOk());
+  const uint64_t events = h.ledger().LastEventSeq();
+  const std::string reason = h.View("b/opt").reason();
+  // squeue -t all shows the finished job for a while, then drops it.
+  h.clock().Advance(absl::Seconds(30));
+  ASSERT_THAT(h.Snapshot({Entry("5", "COMPLETED")}), IsOk());
+  h.clock().Advance(absl::Seconds(30));
+  ASSERT_THAT(h.Snapshot({Entry("5", "COMPLETED"), Entry("6", "RUNNING")}),
+              IsOk());
+  h.clock().Advance(absl::Seconds(30));
+  ASSERT_THAT(h.Snapshot({Entry("6", "RUNNING")}), IsOk());
+  EXPECT_EQ(h.StatusOf("b/opt"), kSucceeded);
+  EXPECT_EQ(h.View("b/opt").reason(), reason);
+  EXPECT_EQ(h.ledger().LastEventSeq(), events);
+  EXPECT_THAT(h.Take(), IsEmpty());
+  EXPECT_EQ(h.ledger().ListClusters().clusters(0).last_snapshot_entries(), 1u);
+}
+
+TEST(LedgerLifecycleTest, RepeatedLineInOneSnapshotCountsOnce) {
+  LedgerOptions options;
+  options.cluster_caps["hpc1"] = 2;
+  LedgerHarness h(options);
+  h.Connect();
+  ASSERT_THAT(h.Snapshot({Entry("900", "PENDING"), Entry("900", "PENDING")}),
+              IsOk());
+  auto submits = ImportAndAdoptNothing(
+      h, MakeBatch("b", {{"j0", {}}, {"j1", {}}, {"j2", {}}}));
+  EXPECT_THAT(SubmittedKeys(submits), ElementsAre("b/j0"));
+}
+
 // ---- Probes and staleness ---------------------------------------------------
 
 TEST(LedgerHealthTest, FailedProbeNeverFinishesJobsAndStalenessComesBack) {
