@@ -25,9 +25,11 @@ if [ -x scripts/slurm-local.sh ]; then
   fi
 fi
 
-mapfile -t targets < <(bazel query 'tests(//...)' 2>/dev/null | sort)
+query_log="$(mktemp)"
+mapfile -t targets < <(bazel query 'tests(//...)' 2>"$query_log" | sort)
 if [ ${#targets[@]} -eq 0 ]; then
-  echo "test: bazel query found no test targets" >&2
+  grep -E "ERROR|Error" "$query_log" >&2
+  echo "test: bazel query found no test targets (errors above)" >&2
   echo "0 passed, 1 failed"
   exit 1
 fi
