@@ -10,38 +10,42 @@
 // MemoryStore (store_memory.h) for tests of the ledger logic. Both keep the
 // same semantics; one test suite runs against both.
 //
-// Key layout, column by column (the value types are what the ledger stores;
-// the store itself does not look at values, except meta's schema version):
+// Key layout, column by column (the value types are what the ledger stores,
+// the Stored* ones defined in ledger_records.proto, which says more; the
+// store itself does not look at values, except meta's schema version):
 //
-//   batches       <batch name>                       BatchDefinition
-//   jobs          <job key> = "<batch>/<basename>"   JobDefinition
+//   batches       <batch name>                       StoredBatch
+//   jobs          <job key> = "<batch>/<basename>"   StoredJob
 //                 A batch's jobs are the prefix "<batch>/".
 //   attempts      JobAttemptKey(job key, attempt)    Attempt
 //                 = <job key> '\0' <attempt, 4 bytes big-endian>, so a job's
 //                 attempts are the prefix JobAttemptPrefix(job key) in
 //                 attempt order, and job "b/a" never shares a prefix with
 //                 job "b/ab".
-//   clusters      ClusterKey(cluster, part)          the ledger's record
-//                 = <cluster> '\0' <part>, e.g. "hpc1\0health",
-//                 "hpc1\0snapshot": a probe failure rewrites the small health
-//                 record, not a 100,000-entry snapshot.
+//   clusters      ClusterKey(cluster, part)          ClusterRecord, QueueEntry
+//                 = <cluster> '\0' <part>: "hpc1\0state" (health and the
+//                 latest snapshot's header) and one "hpc1\0entry/<id>" per
+//                 queue line, so a probe failure or a snapshot rewrites only
+//                 what changed, not a 100,000-entry snapshot.
 //   verdicts      JobAttemptKey(job key, attempt)    Verdict
 //                 attempt 0 is the adoption verdict (output found before any
 //                 submission).
-//   status        <job key>                          JobView (derived cache)
+//   status        <job key>                          StoredStatus (derived
+//                                                    cache: a JobView)
 //   status_index  StatusIndexKey(status, job key)    empty
 //                 = <status number, 4 bytes big-endian> <job key>: the jobs
 //                 with one status are the prefix StatusIndexPrefix(status),
 //                 in job key order. Written in the same batch as `status`,
 //                 so the index never disagrees with the cache.
-//   events        EventKey(seq) = <seq, 8 bytes big-endian>   JobEvent
+//   events        EventKey(seq) = <seq, 8 bytes big-endian>   StoredEvent
 //                 Append-only; key order is sequence order.
-//   orders        <order id>                         LedgerDirective
+//   orders        <order id>                         StoredOrder
 //                 Orders sent and not yet acknowledged, re-sent after a
 //                 reconnect in key order: choose order ids that sort by
 //                 creation if that order matters.
 //   meta          "schema_version" -> decimal text (owned by the store);
-//                 other names are free for the ledger.
+//                 other names are free for the ledger ("next_order",
+//                 "last_event_seq").
 //
 // REQUIRES of every key built from a name (batch, job key, cluster): the name
 // contains no '\0' (importers refuse such names).
