@@ -14,6 +14,7 @@
 #include "absl/time/time.h"
 #include "ccbatch/v1/agent.grpc.pb.h"
 #include "ccbatch/v1/ledger.grpc.pb.h"
+#include "cli/ledger_client.h"
 #include "common/status_matchers.h"
 #include "gmock/gmock.h"
 #include "grpcpp/grpcpp.h"
@@ -468,6 +469,32 @@ TEST_F(LedgerAuthTest, ReloadClosesTheStreamsOfRevokedTokens) {
   while (admin_watcher->Read(&more)) {
   }
   EXPECT_EQ(admin_watcher->Finish().error_code(), grpc::StatusCode::CANCELLED);
+}
+
+// ---- ccctl's client against the real gate ----------------------------------
+
+TEST_F(LedgerAuthTest, CcctlsClientSendsItsTokenAndExplainsRefusals) {
+  auto stub = v1::LedgerService::NewStub(channel_);
+  cli::ConnectionSettings settings;
+  settings.address = served_->address();
+  settings.bearer_token = kReaderToken;
+  cli::LedgerClient reader(stub.get(), settings);
+  EXPECT_THAT(reader.ListClusters(v1::ListClustersRequest()),
+              ::ccbatch::testing::IsOk());
+  v1::RetryRequest retry;
+  retry.add_job_keys("b/m1");
+  EXPECT_THAT(reader.Retry(retry),
+              ::ccbatch::testing::StatusIs(
+                  absl::StatusCode::kPermissionDenied,
+                  HasSubstr("not allowed: role reader may not call "
+                            "LedgerService.Retry; it needs an admin token")));
+
+  settings.bearer_token.clear();
+  cli::LedgerClient anonymous(stub.get(), settings);
+  EXPECT_THAT(anonymous.ListClusters(v1::ListClustersRequest()),
+              ::ccbatch::testing::StatusIs(
+                  absl::StatusCode::kUnauthenticated,
+                  HasSubstr("did not accept the credentials")));
 }
 
 // ---- Authentication off
