@@ -110,7 +110,7 @@ class SqueueParser final {
 
   // As ParseRows, but into self-contained QueueEntry messages: the same
   // fields (made valid UTF-8 as QueueRow::FillEntry does), diagnostics and
-  // line count. About 15 times slower for large outputs (protobuf allocates
+  // line count. About 6 times slower for large outputs (protobuf allocates
   // every field); for callers that keep entries apart from the text.
   ParsedSqueue Parse(absl::string_view output) const;
 
