@@ -31,6 +31,7 @@
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "ledger_service/token_file.h"
+#include "tests/common/metrics_scrape.h"
 
 extern char** environ;
 
@@ -380,6 +381,37 @@ TEST(LedgerServiceMainTest, APortInUseIsAFatalErrorNamingTheAddress) {
   EXPECT_THAT(second.stderr_text,
               HasSubstr(absl::StrCat("cannot listen on \\\"127.0.0.1:", port)));
   EXPECT_EQ(first.StopWith(SIGTERM), 0);
+}
+
+TEST(LedgerServiceMainTest, MetricsListenServesMetricsAndAPortInUseStopsIt) {
+  const std::string dir = TempDir("metrics");
+  ServerProcess server({absl::StrCat("--db=", dir, "/db1"),
+                        "--listen=127.0.0.1:0",
+                        "--metrics_listen=127.0.0.1:0"});
+  ASSERT_TRUE(server.started());
+  std::optional<std::string> serving =
+      server.WaitForLine("event=metrics_serving");
+  ASSERT_TRUE(serving.has_value()) << server.output();
+  ASSERT_TRUE(server.WaitForLine("event=ledger_ready").has_value())
+      << server.output();
+  const size_t at = serving->find(" port=");
+  ASSERT_NE(at, std::string::npos) << *serving;
+  int port = 0;
+  ASSERT_TRUE(absl::SimpleAtoi(serving->substr(at + 6), &port)) << *serving;
+
+  CCB_ASSERT_OK_AND_ASSIGN(const std::string text,
+                           ::ccbatch::testing::ScrapeMetrics(port));
+  EXPECT_THAT(text, HasSubstr("ccbatch_ledger_jobs{status=\"READY\"} 0\n"));
+  EXPECT_THAT(text,
+              HasSubstr("# TYPE ccbatch_ledger_orders_sent_total counter"));
+
+  // A second ledger asking for the same metrics port refuses to start.
+  const common::ProcessResult second =
+      RunToEnd({absl::StrCat("--db=", dir, "/db2"), "--listen=127.0.0.1:0",
+                absl::StrCat("--metrics_listen=127.0.0.1:", port)});
+  EXPECT_EQ(second.exit_code, 1);
+  EXPECT_THAT(second.stderr_text, HasSubstr("--metrics_listen: cannot serve"));
+  EXPECT_EQ(server.StopWith(SIGTERM), 0);
 }
 
 }  // namespace
