@@ -15,7 +15,7 @@
 # kept in the printed directory; see fuzz/README.md for what to do next).
 set -uo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-cd "$root"
+cd "$root" || exit 2
 
 seconds="${1:-20}"
 shift || true
