@@ -154,9 +154,29 @@ void AuthGate::RemoveListener(uint64_t id) {
   listeners_.erase(id);
 }
 
+uint64_t AuthGate::AddRefusalObserver(
+    std::function<void(absl::StatusCode code)> on_refusal) {
+  absl::MutexLock lock(&mu_);
+  const uint64_t id = next_listener_++;
+  refusal_observers_.emplace(id, std::move(on_refusal));
+  return id;
+}
+
+void AuthGate::RemoveRefusalObserver(uint64_t id) {
+  absl::MutexLock lock(&mu_);
+  refusal_observers_.erase(id);
+}
+
 absl::Status AuthGate::Refuse(RpcMethod method, const Caller& caller,
                               absl::Status refusal) {
   refused_calls_.fetch_add(1);
+  {
+    // Under the lock, so an observer is never called after its removal.
+    absl::ReaderMutexLock lock(&mu_);
+    for (const auto& [id, observer] : refusal_observers_) {
+      observer(refusal.code());
+    }
+  }
   log_->Warning(
       "auth_refused",
       {{"method", RpcMethodName(method)},

@@ -96,7 +96,16 @@ class AuthGate final {
   uint64_t AddListener(std::function<void()> on_replaced);
   void RemoveListener(uint64_t id);
 
-  // Calls refused so far (for metrics).
+  // `on_refusal` runs with the code (UNAUTHENTICATED or PERMISSION_DENIED)
+  // of every refusal from now on, on the refusing thread, with the gate's
+  // lock held: it must be quick and must not call the gate (a metrics
+  // counter). Once RemoveRefusalObserver returns it is never called again.
+  // Returns an id for RemoveRefusalObserver.
+  uint64_t AddRefusalObserver(
+      std::function<void(absl::StatusCode code)> on_refusal);
+  void RemoveRefusalObserver(uint64_t id);
+
+  // Calls refused so far.
   uint64_t refused_calls() const { return refused_calls_.load(); }
 
  private:
@@ -112,6 +121,8 @@ class AuthGate final {
   uint64_t next_listener_ ABSL_GUARDED_BY(mu_) = 1;
   absl::flat_hash_map<uint64_t, std::function<void()>> listeners_
       ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<uint64_t, std::function<void(absl::StatusCode)>>
+      refusal_observers_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace ccbatch::ledger

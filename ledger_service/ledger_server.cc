@@ -32,7 +32,11 @@ LedgerServer::LedgerServer(Ledger* ledger, common::EventLog* log,
       agent_service_(ledger, log, auth_.get(), options_.snapshot_limits,
                      options_.input_limits, &metrics_),
       ledger_service_(ledger, log, auth_.get(), options_.ledger_service,
-                      options_.input_limits) {}
+                      options_.input_limits),
+      refusal_observer_(auth_->AddRefusalObserver(
+          [metrics = &metrics_](absl::StatusCode code) {
+            metrics->RecordAuthRefusal(absl::StatusCodeToString(code));
+          })) {}
 
 absl::StatusOr<std::unique_ptr<LedgerServer>> LedgerServer::Start(
     Ledger* ledger, common::EventLog* log, LedgerServerOptions options) {
@@ -89,7 +93,10 @@ absl::StatusOr<std::unique_ptr<LedgerServer>> LedgerServer::Start(
   return server;
 }
 
-LedgerServer::~LedgerServer() { Shutdown(); }
+LedgerServer::~LedgerServer() {
+  Shutdown();
+  auth_->RemoveRefusalObserver(refusal_observer_);
+}
 
 void LedgerServer::TickLoop() {
   while (true) {

@@ -93,6 +93,8 @@ class LedgerServer final {
   LedgerServiceMetrics metrics_;
   AgentGrpcService agent_service_;
   LedgerGrpcService ledger_service_;
+  // Counts the gate's refusals in metrics_ (removed by the destructor).
+  const uint64_t refusal_observer_;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
 

@@ -15,6 +15,7 @@
 #include "ccbatch/v1/agent.grpc.pb.h"
 #include "ccbatch/v1/ledger.grpc.pb.h"
 #include "cli/ledger_client.h"
+#include "common/metrics.h"
 #include "common/status_matchers.h"
 #include "gmock/gmock.h"
 #include "grpcpp/grpcpp.h"
@@ -495,6 +496,25 @@ TEST_F(LedgerAuthTest, CcctlsClientSendsItsTokenAndExplainsRefusals) {
               ::ccbatch::testing::StatusIs(
                   absl::StatusCode::kUnauthenticated,
                   HasSubstr("did not accept the credentials")));
+}
+
+TEST(LedgerAuthMetricsTest, RefusalsAreCountedByCode) {
+  common::MetricsRegistry registry;  // outlives the server
+  LedgerServerOptions options;
+  options.metrics = &registry;
+  CCB_ASSERT_OK_AND_ASSIGN(std::unique_ptr<ServedLedger> served,
+                           ServedLedger::Start(std::move(options), Tokens()));
+  auto client = v1::LedgerService::NewStub(served->Channel());
+  v1::ListClustersResponse clusters;
+  for (const char* token : {"", kUnknownToken, kAgentToken, kReaderToken}) {
+    client->ListClusters(ContextWithToken(token).get(),
+                         v1::ListClustersRequest(), &clusters);
+  }
+  const std::string text = registry.ExpositionText();
+  EXPECT_THAT(text, HasSubstr("ccbatch_ledger_auth_refusals_total{reason="
+                              "\"UNAUTHENTICATED\"} 2"));
+  EXPECT_THAT(text, HasSubstr("ccbatch_ledger_auth_refusals_total{reason="
+                              "\"PERMISSION_DENIED\"} 1"));
 }
 
 // ---- Authentication off
