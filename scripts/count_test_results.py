@@ -1,13 +1,16 @@
 #!/usr/bin/env python3
 """Counts individual test cases from Bazel's JUnit XML files.
 
-Usage: count_test_results.py TESTLOGS_DIR TARGET...
+Usage: count_test_results.py [--extra-passed N] [--extra-failed M]
+                             TESTLOGS_DIR TARGET...
 
 Prints one line per failed case and closes with `N passed, M failed`
 (skipped cases are reported on their own line and count as neither).
 A target without a readable test.xml (it did not build, crashed before
-writing results, or timed out) counts as one failed case.
+writing results, or timed out) counts as one failed case. The --extra
+counts add cases run outside Bazel (the fuzz smoke pass).
 """
+import argparse
 import os
 import sys
 import xml.etree.ElementTree as ET
@@ -47,8 +50,15 @@ def count(testlogs, targets):
 
 
 def main():
-    testlogs, targets = sys.argv[1], sys.argv[2:]
-    passed, failed, skipped, failures = count(testlogs, targets)
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--extra-passed", type=int, default=0)
+    parser.add_argument("--extra-failed", type=int, default=0)
+    parser.add_argument("testlogs")
+    parser.add_argument("targets", nargs="*")
+    args = parser.parse_args()
+    passed, failed, skipped, failures = count(args.testlogs, args.targets)
+    passed += args.extra_passed
+    failed += args.extra_failed
     for line in failures:
         print(f"FAILED: {line}")
     if skipped:

@@ -37,7 +37,18 @@ fi
 bazel test "${args[@]}" -- "${targets[@]}"
 bazel_rc=$?
 
-python3 scripts/count_test_results.py "$(bazel info bazel-testlogs 2>/dev/null)" "${targets[@]}"
+# A short fuzz smoke pass (issue 7): each fuzzer counts as one case.
+fuzz_log="$(mktemp)"
+scripts/fuzz.sh "${CCBATCH_FUZZ_SECONDS:-20}" 2>&1 | tee "$fuzz_log"
+fuzz_passed=$(grep -cE '^fuzz [a-z_]+: ok' "$fuzz_log")
+fuzz_failed=$(grep -cE '^fuzz [a-z_]+: CRASH' "$fuzz_log")
+if [ "$fuzz_passed" -eq 0 ] && [ "$fuzz_failed" -eq 0 ]; then
+  fuzz_failed=1  # the fuzz build failed: its output above says why
+fi
+
+python3 scripts/count_test_results.py \
+  --extra-passed "$fuzz_passed" --extra-failed "$fuzz_failed" \
+  "$(bazel info bazel-testlogs 2>/dev/null)" "${targets[@]}"
 count_rc=$?
 if [ $bazel_rc -ne 0 ] || [ $count_rc -ne 0 ]; then
   exit 1
