@@ -797,7 +797,9 @@ void Ledger::Impl::Tick() {
     for (ClusterState& cluster : clusters_) {
       if (!cluster.connected) continue;
       for (uint64_t number : cluster.orders) {
-        OrderRecord& order = orders_[number];
+        auto found = orders_.find(number);
+        if (found == orders_.end()) continue;
+        OrderRecord& order = found->second;
         if (order.kind != OrderKind::kCheck ||
             order.handed_stream != cluster.stream) {
           continue;
@@ -812,9 +814,10 @@ void Ledger::Impl::Tick() {
       }
     }
     absl::Status status = Commit(change);
-    if (!status.ok())
+    if (!status.ok()) {
       Log(common::LogLevel::kError, "tick_failed",
           {{"error", status.message()}});
+    }
     notify = change.notify;
   }
   if (notify) Notify();
