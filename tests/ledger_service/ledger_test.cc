@@ -4,11 +4,13 @@
 #include "ledger_service/ledger.h"
 
 #include <algorithm>
+#include <atomic>
 #include <fstream>
 #include <map>
 #include <set>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -1226,6 +1228,42 @@ TEST(LedgerWatchTest, SubscribersAreCalledAfterChanges) {
   const int before = calls;
   ASSERT_THAT(h.Import(MakeBatch("c", {{"a", {}}})), IsOk());
   EXPECT_EQ(calls, before);
+}
+
+// ---- Threads
+// ------------------------------------------------------------------
+
+TEST(LedgerConcurrencyTest, QueriesRunAlongsideMutations) {
+  LedgerHarness h;
+  auto submits = ImportAndAdoptNothing(
+      h, MakeBatch("b", {{"a", {}}, {"b", {}}, {"c", {"a"}}}));
+  Submit(h, submits, "b/a", "1");
+  Submit(h, submits, "b/b", "2");
+  std::atomic<bool> stop{false};
+  std::atomic<int> reads{0};
+  std::thread reader([&] {
+    ccbatch::v1::ListJobsRequest list;
+    ccbatch::v1::GetJobRequest get;
+    get.set_key("b/c");
+    while (!stop.load()) {
+      EXPECT_THAT(h.ledger().ListJobs(list), IsOk());
+      EXPECT_THAT(h.ledger().GetJob(get), IsOk());
+      EXPECT_THAT(h.ledger().Summary(ccbatch::v1::SummaryRequest()), IsOk());
+      EXPECT_THAT(h.ledger().EventsAfter(WatchFilter(), 0, 100), IsOk());
+      reads.fetch_add(1);
+    }
+  });
+  for (int i = 0; i < 300; ++i) {
+    h.clock().Advance(absl::Seconds(1));
+    const std::string state = i % 2 == 0 ? "RUNNING" : "PENDING";
+    ASSERT_THAT(h.Snapshot({Entry("1", state), Entry("2", state)}), IsOk());
+    h.ledger().Tick();
+  }
+  while (reads.load() == 0) std::this_thread::yield();  // it did run
+  stop.store(true);
+  reader.join();
+  EXPECT_EQ(h.StatusOf("b/a"), kPending);
+  EXPECT_EQ(h.StatusOf("b/c"), kWaiting);
 }
 
 }  // namespace
