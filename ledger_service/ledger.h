@@ -110,6 +110,12 @@ class Ledger final {
 
   // Validates (common/batch_validator) and stores the batch whole or not at
   // all; queues a CheckOutput (adoption) for every job without an attempt.
+  // Nothing of a job is submitted while its adoption check is outstanding;
+  // an answer without a final outcome means "nothing to adopt". A
+  // re-import adds jobs, updates definitions of jobs without an attempt,
+  // keeps (and lists) those already submitted, sets `paused` as requested,
+  // and keeps jobs the new batchfile no longer lists (after its jobs).
+  // INVALID_ARGUMENT also when kept definitions would close a cycle.
   absl::StatusOr<ccbatch::v1::ImportBatchResponse> ImportBatch(
       const ccbatch::v1::ImportBatchRequest& request);
   absl::StatusOr<ccbatch::v1::BatchInfo> SetPaused(absl::string_view batch,
@@ -121,8 +127,20 @@ class Ledger final {
   absl::StatusOr<ccbatch::v1::SummaryResponse> Summary(
       const ccbatch::v1::SummaryRequest& request) const;
   // `requested_by` names the caller in the attempt's started_because.
+  // Whole or nothing. A FAILED or CANCELLED job gets a new attempt at once
+  // (not bound by max_parallel or the cap: the user asked); a job cancelled
+  // before any attempt just has its cancel lifted; a BROKEN_DEPENDENCY job
+  // retries the FAILED/CANCELLED jobs upstream that break it. Every job
+  // retried must have all its upstream jobs SUCCEEDED (else
+  // FAILED_PRECONDITION naming the one that is not). The response lists
+  // every job whose status changed, dependants included.
   absl::StatusOr<ccbatch::v1::RetryResponse> Retry(
       const ccbatch::v1::RetryRequest& request, absl::string_view requested_by);
+  // A job without an attempt is CANCELLED at once; a queued one gets a
+  // CancelOrder (CANCELLED once acknowledged); a SUBMITTING one is withdrawn
+  // if no agent has seen its order, else cancelled when its job id arrives.
+  // Final jobs (SUCCEEDED, FAILED, BROKEN_DEPENDENCY, CANCELLED):
+  // FAILED_PRECONDITION.
   absl::StatusOr<ccbatch::v1::CancelResponse> Cancel(
       const ccbatch::v1::CancelRequest& request);
   ccbatch::v1::ListClustersResponse ListClusters() const;
