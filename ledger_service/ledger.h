@@ -151,6 +151,11 @@ class Ledger final {
   // up to `max_events` stored events with seq > `after_seq` that match
   // `filter`, in order (from memory or the store's events family, so a
   // client resuming from an old token misses nothing that is stored).
+  // An event is a change of status, with the new reason; a reason that
+  // changes alone (a pending job's SLURM reason) shows in the views only.
+  // A filtered watcher far behind a busy ledger is served from the store:
+  // advance `after_seq` to LastEventSeq() read before a call that returned
+  // fewer than `max_events`, so nothing is scanned twice.
   // INVALID_ARGUMENT for an unknown batch.
   absl::StatusOr<WatchStart> StartWatch(const WatchFilter& filter) const;
   absl::StatusOr<std::vector<ccbatch::v1::JobEvent>> EventsAfter(
