@@ -6,6 +6,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 
 namespace ccbatch::ledger {
 namespace {
@@ -47,38 +48,6 @@ constexpr std::array<SlurmStateRow, 24> kSlurmStates = {{
     {"REVOKED", "RV", ccbatch::v1::JOB_STATUS_COMPLETING, true},
 }};
 
-// "RUNNING" for JOB_STATUS_RUNNING: the names reasons start with.
-absl::string_view StatusName(JobStatus status) {
-  switch (status) {
-    case ccbatch::v1::JOB_STATUS_WAITING:
-      return "WAITING";
-    case ccbatch::v1::JOB_STATUS_READY:
-      return "READY";
-    case ccbatch::v1::JOB_STATUS_SUBMITTING:
-      return "SUBMITTING";
-    case ccbatch::v1::JOB_STATUS_SUBMITTED:
-      return "SUBMITTED";
-    case ccbatch::v1::JOB_STATUS_PENDING:
-      return "PENDING";
-    case ccbatch::v1::JOB_STATUS_RUNNING:
-      return "RUNNING";
-    case ccbatch::v1::JOB_STATUS_COMPLETING:
-      return "COMPLETING";
-    case ccbatch::v1::JOB_STATUS_SUCCEEDED:
-      return "SUCCEEDED";
-    case ccbatch::v1::JOB_STATUS_FAILED:
-      return "FAILED";
-    case ccbatch::v1::JOB_STATUS_BROKEN_DEPENDENCY:
-      return "BROKEN_DEPENDENCY";
-    case ccbatch::v1::JOB_STATUS_CANCELLED:
-      return "CANCELLED";
-    case ccbatch::v1::JOB_STATUS_UNKNOWN:
-      return "UNKNOWN";
-    default:
-      return "UNSPECIFIED";
-  }
-}
-
 std::string FormatUtc(absl::Time time) {
   return absl::FormatTime("%Y-%m-%d %H:%M:%S UTC", time, absl::UTCTimeZone());
 }
@@ -86,7 +55,7 @@ std::string FormatUtc(absl::Time time) {
 // Starts `out` as "<STATUS>: ".
 void Begin(JobStatus status, DerivedStatus* out) {
   out->status = status;
-  absl::StrAppend(&out->reason, StatusName(status), ": ");
+  absl::StrAppend(&out->reason, JobStatusName(status), ": ");
 }
 
 void AppendVerdictText(const VerdictFacts& verdict, std::string* reason) {
@@ -128,12 +97,12 @@ void DeriveFromUpstream(absl::Span<const UpstreamStatus> upstream,
   if (first_broken != nullptr) {
     Begin(ccbatch::v1::JOB_STATUS_BROKEN_DEPENDENCY, out);
     absl::StrAppend(&out->reason, "upstream ", first_broken->key, " ",
-                    StatusName(first_broken->status));
+                    JobStatusName(first_broken->status));
     if (broken > 1) absl::StrAppend(&out->reason, " and ", broken - 1, " more");
   } else if (first_unfinished != nullptr) {
     Begin(ccbatch::v1::JOB_STATUS_WAITING, out);
     absl::StrAppend(&out->reason, "upstream ", first_unfinished->key, " is ",
-                    StatusName(first_unfinished->status));
+                    JobStatusName(first_unfinished->status));
     if (unfinished > 1) {
       absl::StrAppend(&out->reason, " and ", unfinished - 1, " more");
     }
@@ -379,6 +348,11 @@ void DeriveStatusInto(const JobFacts& job, const ClusterFacts* cluster,
   } else {
     DeriveWithoutAttempt(job, upstream, out);
   }
+}
+
+absl::string_view JobStatusName(JobStatus status) {
+  absl::string_view name = ccbatch::v1::JobStatus_Name(status);
+  return absl::ConsumePrefix(&name, "JOB_STATUS_") ? name : "UNSPECIFIED";
 }
 
 }  // namespace ccbatch::ledger

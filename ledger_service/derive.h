@@ -98,6 +98,9 @@ struct SlurmState {
 // has not started writing output.
 SlurmState ClassifySlurmState(absl::string_view state);
 
+// "RUNNING" for JOB_STATUS_RUNNING: the name reasons and messages use.
+absl::string_view JobStatusName(ccbatch::v1::JobStatus status);
+
 // True when `cluster` has had a successful snapshot and the last one was
 // received strictly more than `staleness_limit` before `now`.
 bool IsClusterStale(const ClusterFacts& cluster, absl::Time now,

@@ -86,35 +86,4 @@ absl::Status CheckCancellable(absl::string_view job_key, JobStatus status) {
                    "; there is nothing to cancel"));
 }
 
-absl::string_view JobStatusName(JobStatus status) {
-  switch (status) {
-    case ccbatch::v1::JOB_STATUS_WAITING:
-      return "WAITING";
-    case ccbatch::v1::JOB_STATUS_READY:
-      return "READY";
-    case ccbatch::v1::JOB_STATUS_SUBMITTING:
-      return "SUBMITTING";
-    case ccbatch::v1::JOB_STATUS_SUBMITTED:
-      return "SUBMITTED";
-    case ccbatch::v1::JOB_STATUS_PENDING:
-      return "PENDING";
-    case ccbatch::v1::JOB_STATUS_RUNNING:
-      return "RUNNING";
-    case ccbatch::v1::JOB_STATUS_COMPLETING:
-      return "COMPLETING";
-    case ccbatch::v1::JOB_STATUS_SUCCEEDED:
-      return "SUCCEEDED";
-    case ccbatch::v1::JOB_STATUS_FAILED:
-      return "FAILED";
-    case ccbatch::v1::JOB_STATUS_BROKEN_DEPENDENCY:
-      return "BROKEN_DEPENDENCY";
-    case ccbatch::v1::JOB_STATUS_CANCELLED:
-      return "CANCELLED";
-    case ccbatch::v1::JOB_STATUS_UNKNOWN:
-      return "UNKNOWN";
-    default:
-      return "UNSPECIFIED";
-  }
-}
-
 }  // namespace ccbatch::ledger

@@ -13,6 +13,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/types/span.h"
 #include "ccbatch/v1/job.pb.h"
+#include "ledger_service/derive.h"
 
 namespace ccbatch::ledger {
 
@@ -78,9 +79,6 @@ absl::Status CheckRetryable(absl::string_view job_key,
 // final); FAILED_PRECONDITION naming `job_key` and the status otherwise.
 absl::Status CheckCancellable(absl::string_view job_key,
                               ccbatch::v1::JobStatus status);
-
-// "RUNNING" for JOB_STATUS_RUNNING, for messages.
-absl::string_view JobStatusName(ccbatch::v1::JobStatus status);
 
 }  // namespace ccbatch::ledger
 
