@@ -151,6 +151,9 @@ absl::Status WatchStatus(const StatusFlags& flags, LedgerClient& ledger,
     case WatchEnd::kStoppedByCaller:
       if (flags.format == OutputFormat::kJson) return absl::OkStatus();
       if (!env.out_is_tty && changes_printed) {
+        // The clusters' health as it is now, not as the watch began.
+        auto clusters = ledger.ListClusters(v1::ListClustersRequest());
+        if (clusters.ok()) tally.SetClusters(*clusters);
         Write(env, absl::StrCat("\n", RenderSummary(tally.Summary(),
                                                     OutputFormat::kTable,
                                                     env.Render())));

@@ -52,5 +52,6 @@ echo
 echo
 "$ccctl" jobs xtb-demo
 echo
+"$ccctl" explain xtb-demo/clash_sp
+echo
 echo "demo: outputs are in $work/xtb-demo/<molecule>/{opt,sp}/ (e.g. water/opt/water_opt.out)"
-echo "demo: try  $ccctl --ledger=$CCBATCH_LEDGER explain xtb-demo/clash_sp   (while it runs)"
