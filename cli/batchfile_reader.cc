@@ -17,6 +17,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "common/batch_validator.h"
+#include "common/program_names.h"
 #include "common/status_macros.h"
 #include "ledger_service/dependency_graph.h"
 
@@ -836,10 +837,7 @@ BatchDefinition BatchfileParser::Assemble() const {
 }  // namespace
 
 std::optional<Program> ParseProgramName(absl::string_view name) {
-  for (const ProgramSpelling& spelling : kPrograms) {
-    if (absl::EqualsIgnoreCase(name, spelling.name)) return spelling.program;
-  }
-  return std::nullopt;
+  return common::ProgramFromKey(name);
 }
 
 absl::string_view ProgramName(Program program) {

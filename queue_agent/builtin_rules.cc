@@ -32,30 +32,6 @@ absl::string_view BuiltinRuleText(v1::Program program) {
   }
 }
 
-absl::string_view ProgramKey(v1::Program program) {
-  switch (program) {
-    case v1::PROGRAM_GAUSSIAN:
-      return "gaussian";
-    case v1::PROGRAM_ORCA:
-      return "orca";
-    case v1::PROGRAM_XTB:
-      return "xtb";
-    case v1::PROGRAM_CREST:
-      return "crest";
-    case v1::PROGRAM_PYAROMA:
-      return "pyaroma";
-    default:
-      return "";
-  }
-}
-
-std::optional<v1::Program> ProgramFromKey(absl::string_view key) {
-  for (v1::Program program : kAllPrograms) {
-    if (absl::EqualsIgnoreCase(key, ProgramKey(program))) return program;
-  }
-  return std::nullopt;
-}
-
 std::string RuleFileName(v1::Program program) {
   const absl::string_view key = ProgramKey(program);
   return key.empty() ? "" : absl::StrCat(key, "_rules.dat");

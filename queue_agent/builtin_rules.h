@@ -10,6 +10,7 @@
 
 #include "absl/strings/string_view.h"
 #include "ccbatch/v1/job.pb.h"
+#include "common/program_names.h"
 
 namespace ccbatch::agent {
 
@@ -17,23 +18,14 @@ namespace ccbatch::agent {
 // PROGRAM_UNSPECIFIED or an unknown value. Static storage.
 absl::string_view BuiltinRuleText(v1::Program program);
 
-// The program's lower-case key as used in rule file names and on the agent's
-// command line: "gaussian", "orca", "xtb", "crest", "pyaroma"; empty if
-// unspecified.
-absl::string_view ProgramKey(v1::Program program);
-
-// The program whose key is `key`, compared case-insensitively; nullopt if
-// none.
-std::optional<v1::Program> ProgramFromKey(absl::string_view key);
+// Program names live in common/program_names.h; re-exported for the agent.
+using ::ccbatch::common::kAllPrograms;
+using ::ccbatch::common::ProgramFromKey;
+using ::ccbatch::common::ProgramKey;
 
 // The rule file's name for `program`, as BatchRunner names them:
 // "gaussian_rules.dat", "orca_rules.dat", ...; empty if unspecified.
 std::string RuleFileName(v1::Program program);
-
-// The five programs, in enum order.
-inline constexpr v1::Program kAllPrograms[] = {
-    v1::PROGRAM_GAUSSIAN, v1::PROGRAM_ORCA, v1::PROGRAM_XTB, v1::PROGRAM_CREST,
-    v1::PROGRAM_PYAROMA};
 
 }  // namespace ccbatch::agent
 
